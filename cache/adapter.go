@@ -1,0 +1,127 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Adapter is the contract every backend implements. The rules each method
+// follows are in the package documentation; cachetest checks them.
+type Adapter interface {
+	// Get returns a copy of the value stored under key, or an error
+	// matching ErrNotFound when there is no unexpired entry.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Set stores a copy of value under key. A ttl of 0 never expires.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Add stores value only when key has no unexpired entry, atomically,
+	// and reports whether it did.
+	Add(ctx context.Context, key string, value []byte, ttl time.Duration) (added bool, err error)
+	// Delete removes key and reports whether an unexpired entry existed.
+	Delete(ctx context.Context, key string) (existed bool, err error)
+	// Has reports whether key has an unexpired entry.
+	Has(ctx context.Context, key string) (bool, error)
+	// Clear removes every entry this adapter wrote, and nothing else.
+	Clear(ctx context.Context) error
+	// Close releases what the adapter holds and stops its goroutines. It
+	// is idempotent; afterwards every method returns ErrClosed.
+	Close() error
+}
+
+// Incrementer is implemented by adapters with an atomic counter.
+type Incrementer interface {
+	// Increment adds delta to the integer stored under key and returns
+	// the result. See the package documentation for the rules.
+	Increment(ctx context.Context, key string, delta int64) (int64, error)
+}
+
+// Batcher is implemented by adapters that handle several keys in one round
+// trip.
+type Batcher interface {
+	// GetMany returns the hits among keys; misses are simply absent from
+	// the map.
+	GetMany(ctx context.Context, keys []string) (map[string][]byte, error)
+	// SetMany stores every item with the same ttl.
+	SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error
+	// DeleteMany removes keys and reports how many unexpired entries
+	// existed among them.
+	DeleteMany(ctx context.Context, keys []string) (deleted int, err error)
+}
+
+// Sweeper is implemented by adapters whose backend does not remove expired
+// entries by itself (files, SQL tables, some document stores). Reads never
+// return expired entries either way; sweeping only frees the space.
+type Sweeper interface {
+	// DeleteExpired removes expired entries and reports how many it
+	// removed.
+	DeleteExpired(ctx context.Context) (deleted int, err error)
+}
+
+// Increment adds delta to the counter under key through the adapter's
+// Incrementer. It never falls back to a get-then-set, which would not be
+// atomic: without the capability it returns an error matching
+// errors.ErrUnsupported.
+func Increment(ctx context.Context, a Adapter, key string, delta int64) (int64, error) {
+	if inc, ok := a.(Incrementer); ok {
+		return inc.Increment(ctx, key, delta)
+	}
+	return 0, fmt.Errorf("cache: %T has no atomic Increment: %w", a, errors.ErrUnsupported)
+}
+
+// GetMany returns the hits among keys, in one round trip when the adapter is
+// a Batcher and with one Get per key otherwise.
+func GetMany(ctx context.Context, a Adapter, keys []string) (map[string][]byte, error) {
+	if b, ok := a.(Batcher); ok {
+		return b.GetMany(ctx, keys)
+	}
+	hits := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, err := a.Get(ctx, k)
+		switch {
+		case err == nil:
+			hits[k] = v
+		case !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+	}
+	return hits, nil
+}
+
+// SetMany stores every item with the same ttl, in one round trip when the
+// adapter is a Batcher and with one Set per item otherwise. Without the
+// capability, an error stops the loop and items not yet stored stay unset.
+func SetMany(ctx context.Context, a Adapter, items map[string][]byte, ttl time.Duration) error {
+	if b, ok := a.(Batcher); ok {
+		return b.SetMany(ctx, items, ttl)
+	}
+	if err := CheckTTL(ttl); err != nil {
+		return err
+	}
+	for k, v := range items {
+		if err := a.Set(ctx, k, v, ttl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteMany removes keys and reports how many unexpired entries existed, in
+// one round trip when the adapter is a Batcher and with one Delete per key
+// otherwise.
+func DeleteMany(ctx context.Context, a Adapter, keys []string) (int, error) {
+	if b, ok := a.(Batcher); ok {
+		return b.DeleteMany(ctx, keys)
+	}
+	n := 0
+	for _, k := range keys {
+		existed, err := a.Delete(ctx, k)
+		if err != nil {
+			return n, err
+		}
+		if existed {
+			n++
+		}
+	}
+	return n, nil
+}

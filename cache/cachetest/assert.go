@@ -1,0 +1,108 @@
+package cachetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/cachelib-go/cachelib/cache"
+)
+
+// The helpers below fail the test with the operation, key and what was
+// expected, so a failure reads as a sentence.
+
+func set(t *testing.T, a cache.Adapter, key, val string, ttl time.Duration) {
+	t.Helper()
+	if err := a.Set(t.Context(), key, []byte(val), ttl); err != nil {
+		t.Fatalf("Set(%q, %d bytes, %v): %v", clip(key), len(val), ttl, err)
+	}
+}
+
+func wantValue(t *testing.T, a cache.Adapter, key, want string) {
+	t.Helper()
+	got, err := a.Get(t.Context(), key)
+	if err != nil {
+		t.Fatalf("Get(%q) = error %v, want %q", clip(key), err, clip(want))
+	}
+	if got == nil || !bytes.Equal(got, []byte(want)) {
+		t.Fatalf("Get(%q) = %q, want %q", clip(key), clip(string(got)), clip(want))
+	}
+}
+
+func wantMiss(t *testing.T, a cache.Adapter, key string) {
+	t.Helper()
+	got, err := a.Get(t.Context(), key)
+	if !errors.Is(err, cache.ErrNotFound) {
+		t.Fatalf("Get(%q) = %q, %v; want an error matching cache.ErrNotFound", clip(key), clip(string(got)), err)
+	}
+	if got != nil {
+		t.Fatalf("Get(%q) returned %q along with ErrNotFound, want nil", clip(key), clip(string(got)))
+	}
+}
+
+func wantHas(t *testing.T, a cache.Adapter, key string, want bool) {
+	t.Helper()
+	got, err := a.Has(t.Context(), key)
+	if err != nil || got != want {
+		t.Fatalf("Has(%q) = %v, %v; want %v, nil", clip(key), got, err, want)
+	}
+}
+
+func wantDelete(t *testing.T, a cache.Adapter, key string, want bool) {
+	t.Helper()
+	got, err := a.Delete(t.Context(), key)
+	if err != nil || got != want {
+		t.Fatalf("Delete(%q) = %v, %v; want %v, nil", clip(key), got, err, want)
+	}
+}
+
+func wantAdd(t *testing.T, a cache.Adapter, key, val string, ttl time.Duration, want bool) {
+	t.Helper()
+	got, err := a.Add(t.Context(), key, []byte(val), ttl)
+	if err != nil || got != want {
+		t.Fatalf("Add(%q, %q, %v) = %v, %v; want %v, nil", clip(key), clip(val), ttl, got, err, want)
+	}
+}
+
+func wantIncrement(t *testing.T, a cache.Adapter, key string, delta, want int64) {
+	t.Helper()
+	got, err := cache.Increment(t.Context(), a, key, delta)
+	if err != nil || got != want {
+		t.Fatalf("Increment(%q, %d) = %d, %v; want %d, nil", clip(key), delta, got, err, want)
+	}
+}
+
+func wantErr(t *testing.T, op string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: error %v, want one matching %v", op, err, target)
+	}
+}
+
+// sleep waits d, or fails the test if its context ends first.
+func sleep(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-time.After(d):
+	case <-t.Context().Done():
+		t.Fatal("test context ended while waiting for expiry")
+	}
+}
+
+// canceled returns a context that is already cancelled.
+func canceled() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// clip keeps failure messages readable when keys or values are large.
+func clip(s string) string {
+	const n = 64
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

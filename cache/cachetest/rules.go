@@ -1,0 +1,727 @@
+package cachetest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cachelib-go/cachelib/cache"
+)
+
+// rules are the contract, in the order they run.
+var rules = []rule{
+	{"GetMissing", "Get of a key that was never set gives an error matching cache.ErrNotFound.", getMissing},
+	{"SetGet", "Get returns exactly the bytes Set stored.", setGet},
+	{"SetOverwrites", "A second Set replaces both the value and the TTL of the first.", setOverwrites},
+	{"EmptyValue", "An empty value is a hit: Get returns a non-nil empty slice and Has is true.", emptyValue},
+	{"ValuesCopied", "Changing the slice given to Set, or the slice Get returned, never changes the cache.", valuesCopied},
+	{"ZeroTTLNeverExpires", "A TTL of 0 never expires: the entry outlives one that had a short TTL.", zeroTTL},
+	{"NegativeTTL", "A negative TTL gives cache.ErrInvalidTTL from Set, Add and SetMany and stores nothing.", negativeTTL},
+	{"TTLExpires", "An entry is a hit before its TTL ends and absent after it, for every operation.", ttlExpires},
+	{"TinyTTLRoundsUp", "A TTL below the backend's resolution rounds up: never no expiry, never already expired.", tinyTTL},
+	{"AddAbsent", "Add stores a value under an absent key and reports true.", addAbsent},
+	{"AddPresent", "Add on an unexpired key reports false and leaves its value and TTL alone.", addPresent},
+	{"AddExpired", "Add over an expired entry stores the new value and reports true.", addExpired},
+	{"AddConcurrent", "Of N concurrent Adds of one key exactly one reports true, and its value is the one stored.", addConcurrent},
+	{"Delete", "Delete removes an entry and reports whether an unexpired one existed.", deleteRule},
+	{"Has", "Has reports whether an unexpired entry exists, without changing it.", hasRule},
+	{"IncrementMissing", "Increment of a missing key starts at 0, stores ASCII decimal, and the entry never expires.", incrementMissing},
+	{"IncrementDecimal", "Increment works on ASCII decimal values stored by Set, across the int64 range.", incrementDecimal},
+	{"IncrementKeepsTTL", "Increment keeps the expiry of an existing entry.", incrementKeepsTTL},
+	{"IncrementNotInteger", "Increment of a value that is not an integer gives cache.ErrNotInteger and changes nothing.", incrementNotInteger},
+	{"IncrementOverflow", "Increment beyond the int64 range gives cache.ErrOverflow and changes nothing.", incrementOverflow},
+	{"IncrementConcurrent", "Concurrent Increments of one key are atomic: none is lost.", incrementConcurrent},
+	{"GetMany", "GetMany returns exactly the hits with their values; misses and expired keys are absent.", getMany},
+	{"SetMany", "SetMany stores every item with the given TTL.", setMany},
+	{"DeleteMany", "DeleteMany removes the keys and counts only the unexpired entries that existed.", deleteMany},
+	{"Clear", "Clear removes every entry the adapter wrote, and the adapter stays usable.", clearRule},
+	{"ClearLeavesOthers", "Clear on one adapter leaves the entries of another adapter of the same backend alone.", clearLeavesOthers},
+	{"OddKeys", "Keys with spaces, newlines, unicode, path tricks or 1,000 bytes round-trip and never collide.", oddKeys},
+	{"LargeValue", "A 1 MiB value round-trips, or above the declared limit gives cache.ErrTooLarge and keeps the old value.", largeValue},
+	{"Concurrency", "Goroutines mixing every operation on shared keys only ever read values that were written.", concurrency},
+	{"CanceledContext", "Every method given a cancelled context returns its error and changes nothing.", canceledContext},
+	{"Closed", "After Close every method returns cache.ErrClosed, and Close may be called again.", closed},
+	{"DeleteExpired", "A Sweeper's DeleteExpired removes expired entries only and counts them.", deleteExpired},
+}
+
+func getMissing(t *testing.T, h *harness) {
+	a := h.new(t)
+	wantMiss(t, a, "never-set")
+	wantHas(t, a, "never-set", false)
+}
+
+func setGet(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "value", 0)
+	wantValue(t, a, "k", "value")
+	bin := string([]byte{0, 1, 2, 0xff, '\n', 0})
+	set(t, a, "bin", bin, h.shortTTL()*50)
+	wantValue(t, a, "bin", bin)
+}
+
+func setOverwrites(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "one", 0)
+	set(t, a, "k", "two", 0)
+	wantValue(t, a, "k", "two")
+	// A short TTL replaced by none: the entry stays.
+	set(t, a, "short-then-none", "a", h.shortTTL())
+	set(t, a, "short-then-none", "b", 0)
+	// No TTL replaced by a short one: the entry goes.
+	set(t, a, "none-then-short", "a", 0)
+	set(t, a, "none-then-short", "b", h.shortTTL())
+	sleep(t, h.expireWait())
+	wantValue(t, a, "short-then-none", "b")
+	wantMiss(t, a, "none-then-short")
+}
+
+func emptyValue(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "empty", "", 0)
+	got, err := a.Get(t.Context(), "empty")
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("Get(empty) = %#v, %v; want []byte{}, nil", got, err)
+	}
+	wantHas(t, a, "empty", true)
+	if err := a.Set(t.Context(), "nil", nil, 0); err != nil {
+		t.Fatalf("Set(nil value): %v", err)
+	}
+	got, err = a.Get(t.Context(), "nil")
+	if err != nil || got == nil || len(got) != 0 {
+		t.Fatalf("Get after Set(nil) = %#v, %v; want []byte{}, nil", got, err)
+	}
+	hits, err := cache.GetMany(t.Context(), a, []string{"empty"})
+	if v, ok := hits["empty"]; err != nil || !ok || v == nil || len(v) != 0 {
+		t.Fatalf("GetMany(empty) = %#v, %v; want a non-nil empty hit", hits, err)
+	}
+	wantDelete(t, a, "empty", true)
+}
+
+func valuesCopied(t *testing.T, h *harness) {
+	a := h.new(t)
+	in := []byte("original")
+	if err := a.Set(t.Context(), "k", in, 0); err != nil {
+		t.Fatal(err)
+	}
+	copy(in, "XXXXXXXX")
+	wantValue(t, a, "k", "original")
+	out, err := a.Get(t.Context(), "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(out, "YYYYYYYY")
+	wantValue(t, a, "k", "original")
+
+	in = []byte("added")
+	if _, err := a.Add(t.Context(), "added", in, 0); err != nil {
+		t.Fatal(err)
+	}
+	copy(in, "ZZZZZ")
+	wantValue(t, a, "added", "added")
+
+	many := map[string][]byte{"m": []byte("many")}
+	if err := cache.SetMany(t.Context(), a, many, 0); err != nil {
+		t.Fatal(err)
+	}
+	copy(many["m"], "WWWW")
+	hits, err := cache.GetMany(t.Context(), a, []string{"m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(hits["m"], "VVVV")
+	wantValue(t, a, "m", "many")
+}
+
+func zeroTTL(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "forever", "f", 0)
+	set(t, a, "short", "s", h.shortTTL())
+	wantAdd(t, a, "added-forever", "a", 0, true)
+	sleep(t, h.expireWait())
+	wantMiss(t, a, "short")
+	wantValue(t, a, "forever", "f")
+	wantValue(t, a, "added-forever", "a")
+}
+
+func negativeTTL(t *testing.T, h *harness) {
+	a := h.new(t)
+	ctx := t.Context()
+	set(t, a, "k", "kept", 0)
+	wantErr(t, "Set with ttl -1s", a.Set(ctx, "k", []byte("new"), -time.Second), cache.ErrInvalidTTL)
+	wantErr(t, "Set with ttl -1ns", a.Set(ctx, "fresh", []byte("new"), -1), cache.ErrInvalidTTL)
+	added, err := a.Add(ctx, "fresh", []byte("new"), -time.Second)
+	wantErr(t, "Add with ttl -1s", err, cache.ErrInvalidTTL)
+	if added {
+		t.Fatal("Add with a negative TTL reported true")
+	}
+	err = cache.SetMany(ctx, a, map[string][]byte{"k": []byte("new"), "fresh": []byte("new")}, -time.Second)
+	wantErr(t, "SetMany with ttl -1s", err, cache.ErrInvalidTTL)
+	wantValue(t, a, "k", "kept")
+	wantMiss(t, a, "fresh")
+}
+
+func ttlExpires(t *testing.T, h *harness) {
+	a := h.new(t)
+	ttl := h.shortTTL()
+	for _, k := range []string{"get", "has", "delete", "add", "many", "incr"} {
+		set(t, a, k, "v-"+k, ttl)
+	}
+	set(t, a, "incr", "41", ttl)
+	// Right after Set, every key is a hit.
+	wantValue(t, a, "get", "v-get")
+	wantHas(t, a, "has", true)
+	sleep(t, h.expireWait())
+	wantMiss(t, a, "get")
+	wantHas(t, a, "has", false)
+	wantDelete(t, a, "delete", false)
+	wantAdd(t, a, "add", "new", 0, true)
+	wantValue(t, a, "add", "new")
+	hits, err := cache.GetMany(t.Context(), a, []string{"many", "get"})
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("GetMany of expired keys = %q, %v; want no hits", hits, err)
+	}
+	if _, ok := a.(cache.Incrementer); ok {
+		wantIncrement(t, a, "incr", 1, 1) // an expired counter counts as 0
+	}
+}
+
+func tinyTTL(t *testing.T, h *harness) {
+	a := h.new(t)
+	for _, ttl := range []time.Duration{time.Nanosecond, h.cfg.resolution / 2} {
+		if ttl <= 0 {
+			continue
+		}
+		key := fmt.Sprintf("tiny-%d", ttl)
+		start := time.Now()
+		set(t, a, key, "v", ttl)
+		got, err := a.Get(t.Context(), key)
+		// Rounded up to the resolution, the entry lives at least that
+		// long: a read that ends within it must hit.
+		if time.Since(start) < h.cfg.resolution && err != nil {
+			t.Fatalf("Set(%q, ttl %v) then Get within the %v resolution = %v; the TTL was not rounded up", key, ttl, h.cfg.resolution, err)
+		}
+		if err == nil && string(got) != "v" {
+			t.Fatalf("Get(%q) = %q, want \"v\"", key, got)
+		}
+	}
+	sleep(t, 2*h.cfg.resolution+100*time.Millisecond)
+	for _, ttl := range []time.Duration{time.Nanosecond, h.cfg.resolution / 2} {
+		if ttl > 0 {
+			// Never "no expiry": after the resolution it is gone.
+			wantMiss(t, a, fmt.Sprintf("tiny-%d", ttl))
+		}
+	}
+}
+
+func addAbsent(t *testing.T, h *harness) {
+	a := h.new(t)
+	wantAdd(t, a, "k", "first", 0, true)
+	wantValue(t, a, "k", "first")
+}
+
+func addPresent(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "kept", 0)
+	wantAdd(t, a, "k", "other", 0, false)
+	wantValue(t, a, "k", "kept")
+	// The TTL of the present entry is not changed either.
+	set(t, a, "short", "kept", h.shortTTL())
+	wantAdd(t, a, "short", "other", 0, false)
+	sleep(t, h.expireWait())
+	wantMiss(t, a, "short")
+}
+
+func addExpired(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "old", h.shortTTL())
+	wantAdd(t, a, "a", "old", h.shortTTL(), true)
+	sleep(t, h.expireWait())
+	wantAdd(t, a, "k", "new", 0, true)
+	wantValue(t, a, "k", "new")
+	wantAdd(t, a, "a", "new", 0, true)
+	wantValue(t, a, "a", "new")
+}
+
+func addConcurrent(t *testing.T, h *harness) {
+	a := h.new(t)
+	const n = 16
+	for round := range 5 {
+		key := fmt.Sprintf("race-%d", round)
+		var wins atomic.Int32
+		var winner atomic.Value
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			wg.Go(func() {
+				<-start
+				val := fmt.Sprintf("g%d", i)
+				ok, err := a.Add(t.Context(), key, []byte(val), 0)
+				if err != nil {
+					t.Errorf("Add: %v", err)
+					return
+				}
+				if ok {
+					wins.Add(1)
+					winner.Store(val)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d of %d concurrent Adds reported true, want exactly 1", round, wins.Load(), n)
+		}
+		wantValue(t, a, key, winner.Load().(string))
+	}
+}
+
+func deleteRule(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "v", 0)
+	wantDelete(t, a, "k", true)
+	wantMiss(t, a, "k")
+	wantDelete(t, a, "k", false)
+	wantDelete(t, a, "never-set", false)
+	set(t, a, "k", "again", 0)
+	wantValue(t, a, "k", "again")
+}
+
+func hasRule(t *testing.T, h *harness) {
+	a := h.new(t)
+	wantHas(t, a, "k", false)
+	set(t, a, "k", "v", 0)
+	wantHas(t, a, "k", true)
+	wantHas(t, a, "k", true)
+	wantValue(t, a, "k", "v")
+}
+
+// incrementer skips the counter rules for an adapter without the
+// capability, after checking that the helper refuses to fake it.
+func incrementer(t *testing.T, a cache.Adapter) {
+	t.Helper()
+	if _, ok := a.(cache.Incrementer); ok {
+		return
+	}
+	set(t, a, "n", "1", 0)
+	_, err := cache.Increment(t.Context(), a, "n", 1)
+	wantErr(t, "cache.Increment without Incrementer", err, errors.ErrUnsupported)
+	wantValue(t, a, "n", "1")
+	t.Skipf("%T does not implement cache.Incrementer; cache.Increment correctly reports errors.ErrUnsupported", a)
+}
+
+func incrementMissing(t *testing.T, h *harness) {
+	a := h.new(t)
+	incrementer(t, a)
+	wantIncrement(t, a, "up", 5, 5)
+	wantValue(t, a, "up", "5")
+	wantIncrement(t, a, "down", -7, -7)
+	wantValue(t, a, "down", "-7")
+	wantIncrement(t, a, "zero", 0, 0)
+	wantValue(t, a, "zero", "0")
+	set(t, a, "short", "1", h.shortTTL())
+	sleep(t, h.expireWait())
+	wantMiss(t, a, "short")
+	wantValue(t, a, "up", "5") // a created counter never expires
+}
+
+func incrementDecimal(t *testing.T, h *harness) {
+	a := h.new(t)
+	incrementer(t, a)
+	set(t, a, "k", "10", 0)
+	wantIncrement(t, a, "k", 5, 15)
+	wantValue(t, a, "k", "15")
+	for _, start := range []int64{0, 9, 99, 738, 1024000, 2000000, 5000000000000, -1, -10, -5000000000000,
+		math.MaxInt64 - 1, math.MinInt64 + 1} {
+		key := fmt.Sprintf("n%d", start)
+		set(t, a, key, fmt.Sprint(start), 0)
+		for _, delta := range []int64{1, -1, 0} {
+			wantIncrement(t, a, key, delta, start+max(delta, 0))
+		}
+		wantValue(t, a, key, fmt.Sprint(start))
+	}
+	// Crossing zero and large steps in both directions.
+	wantIncrement(t, a, "n9", -20, -11)
+	wantValue(t, a, "n9", "-11")
+	wantIncrement(t, a, "n-10", 5000000000000, 4999999999990)
+	wantValue(t, a, "n-10", "4999999999990")
+}
+
+func incrementKeepsTTL(t *testing.T, h *harness) {
+	a := h.new(t)
+	incrementer(t, a)
+	set(t, a, "k", "1", h.shortTTL())
+	wantIncrement(t, a, "k", 1, 2)
+	wantValue(t, a, "k", "2")
+	sleep(t, h.expireWait())
+	wantMiss(t, a, "k")
+}
+
+func incrementNotInteger(t *testing.T, h *harness) {
+	a := h.new(t)
+	incrementer(t, a)
+	for i, v := range []string{"abc", "1.5", "", "12abc", "0x10", "- 1", "9223372036854775808", "1e3"} {
+		key := fmt.Sprintf("k%d", i)
+		set(t, a, key, v, 0)
+		_, err := cache.Increment(t.Context(), a, key, 1)
+		wantErr(t, fmt.Sprintf("Increment of %q", v), err, cache.ErrNotInteger)
+		wantValue(t, a, key, v)
+	}
+}
+
+func incrementOverflow(t *testing.T, h *harness) {
+	a := h.new(t)
+	incrementer(t, a)
+	set(t, a, "max", fmt.Sprint(int64(math.MaxInt64)), 0)
+	_, err := cache.Increment(t.Context(), a, "max", 1)
+	wantErr(t, "Increment(MaxInt64, 1)", err, cache.ErrOverflow)
+	wantValue(t, a, "max", fmt.Sprint(int64(math.MaxInt64)))
+	set(t, a, "min", fmt.Sprint(int64(math.MinInt64)), 0)
+	_, err = cache.Increment(t.Context(), a, "min", -1)
+	wantErr(t, "Increment(MinInt64, -1)", err, cache.ErrOverflow)
+	wantValue(t, a, "min", fmt.Sprint(int64(math.MinInt64)))
+	wantIncrement(t, a, "min", math.MaxInt64, -1)
+}
+
+func incrementConcurrent(t *testing.T, h *harness) {
+	a := h.new(t)
+	incrementer(t, a)
+	const workers, each = 8, 50
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				if _, err := cache.Increment(t.Context(), a, "n", 2); err != nil {
+					t.Errorf("Increment: %v", err)
+					return
+				}
+				if _, err := cache.Increment(t.Context(), a, "n", -1); err != nil {
+					t.Errorf("Increment: %v", err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	wantValue(t, a, "n", fmt.Sprint(workers*each))
+}
+
+func getMany(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "a", "1", 0)
+	set(t, a, "b", "", 0)
+	set(t, a, "short", "x", h.shortTTL())
+	sleep(t, h.expireWait())
+	hits, err := cache.GetMany(t.Context(), a, []string{"a", "b", "missing", "short", "a"})
+	if err != nil {
+		t.Fatalf("GetMany: %v", err)
+	}
+	if len(hits) != 2 || string(hits["a"]) != "1" || hits["b"] == nil || len(hits["b"]) != 0 {
+		t.Fatalf("GetMany = %q, want a=1 and b=(empty) only", hits)
+	}
+	hits, err = cache.GetMany(t.Context(), a, nil)
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("GetMany(no keys) = %q, %v; want no hits", hits, err)
+	}
+}
+
+func setMany(t *testing.T, h *harness) {
+	a := h.new(t)
+	items := map[string][]byte{}
+	for i := range 50 {
+		items[fmt.Sprintf("k%d", i)] = []byte(fmt.Sprintf("v%d", i))
+	}
+	if err := cache.SetMany(t.Context(), a, items, 0); err != nil {
+		t.Fatalf("SetMany: %v", err)
+	}
+	if err := cache.SetMany(t.Context(), a, map[string][]byte{"s1": []byte("x"), "s2": nil}, h.shortTTL()); err != nil {
+		t.Fatalf("SetMany: %v", err)
+	}
+	if err := cache.SetMany(t.Context(), a, nil, 0); err != nil {
+		t.Fatalf("SetMany(no items): %v", err)
+	}
+	for k, v := range items {
+		wantValue(t, a, k, string(v))
+	}
+	wantValue(t, a, "s1", "x")
+	wantValue(t, a, "s2", "")
+	sleep(t, h.expireWait())
+	wantMiss(t, a, "s1")
+	wantMiss(t, a, "s2")
+	wantValue(t, a, "k0", "v0")
+}
+
+func deleteMany(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "a", "1", 0)
+	set(t, a, "b", "2", 0)
+	set(t, a, "short", "3", h.shortTTL())
+	set(t, a, "keep", "4", 0)
+	sleep(t, h.expireWait())
+	n, err := cache.DeleteMany(t.Context(), a, []string{"a", "b", "missing", "short"})
+	if err != nil || n != 2 {
+		t.Fatalf("DeleteMany = %d, %v; want 2, nil", n, err)
+	}
+	wantMiss(t, a, "a")
+	wantMiss(t, a, "b")
+	wantValue(t, a, "keep", "4")
+	n, err = cache.DeleteMany(t.Context(), a, nil)
+	if err != nil || n != 0 {
+		t.Fatalf("DeleteMany(no keys) = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func clearRule(t *testing.T, h *harness) {
+	a := h.new(t)
+	for i := range 100 {
+		set(t, a, fmt.Sprintf("k%d", i), "v", 0)
+	}
+	set(t, a, "short", "v", h.shortTTL())
+	if err := a.Clear(t.Context()); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	for i := range 100 {
+		wantHas(t, a, fmt.Sprintf("k%d", i), false)
+	}
+	wantMiss(t, a, "short")
+	set(t, a, "after", "v", 0)
+	wantValue(t, a, "after", "v")
+	if err := a.Clear(t.Context()); err != nil {
+		t.Fatalf("second Clear: %v", err)
+	}
+	wantMiss(t, a, "after")
+}
+
+func clearLeavesOthers(t *testing.T, h *harness) {
+	a, b := h.new(t), h.new(t)
+	set(t, a, "shared-name", "a", 0)
+	set(t, b, "shared-name", "b", 0)
+	set(t, b, "only-b", "b", 0)
+	if err := a.Clear(t.Context()); err != nil {
+		t.Fatalf("Clear: %v", err)
+	}
+	wantMiss(t, a, "shared-name")
+	wantValue(t, b, "shared-name", "b")
+	wantValue(t, b, "only-b", "b")
+}
+
+// OddKeys are keys that break naive adapters: file names, protocol
+// delimiters, glob and LIKE patterns, and lengths past backend limits.
+var OddKeys = []string{
+	"", " ", "with space", "tab\there", "new\nline", "crlf\r\n", "nul\x00byte",
+	"unicodé ключ 鍵 🔑", "\xff\xfe invalid utf-8", "../../etc/passwd", "/abs/path", `back\slash`,
+	"a/b", "a:b", "*", "?", "[a-z]", "%", "_", "a%b_c", "{slot}", "{", "'quote\"", ";DROP TABLE x;--",
+	strings.Repeat("k", 250), strings.Repeat("k", 251), strings.Repeat("long key ", 112)[:1000],
+	"KEY", "key",
+}
+
+func oddKeys(t *testing.T, h *harness) {
+	a := h.new(t)
+	for i, k := range OddKeys {
+		set(t, a, k, fmt.Sprintf("value %d", i), 0)
+	}
+	for i, k := range OddKeys {
+		wantValue(t, a, k, fmt.Sprintf("value %d", i))
+		wantHas(t, a, k, true)
+	}
+	hits, err := cache.GetMany(t.Context(), a, OddKeys)
+	if err != nil || len(hits) != len(OddKeys) {
+		t.Fatalf("GetMany(odd keys) = %d hits, %v; want %d", len(hits), err, len(OddKeys))
+	}
+	for i, k := range OddKeys {
+		if string(hits[k]) != fmt.Sprintf("value %d", i) {
+			t.Fatalf("GetMany: key %q = %q, want %q", clip(k), hits[k], fmt.Sprintf("value %d", i))
+		}
+	}
+	for _, k := range OddKeys {
+		wantDelete(t, a, k, true)
+	}
+	for _, k := range OddKeys {
+		wantMiss(t, a, k)
+	}
+}
+
+func largeValue(t *testing.T, h *harness) {
+	a := h.new(t)
+	size := 1 << 20
+	if h.cfg.maxValueSize > 0 && h.cfg.maxValueSize < size {
+		size = h.cfg.maxValueSize
+	}
+	big := make([]byte, size)
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(rnd.Uint32())
+	}
+	if err := a.Set(t.Context(), "big", big, 0); err != nil {
+		t.Fatalf("Set of %d bytes: %v", size, err)
+	}
+	got, err := a.Get(t.Context(), "big")
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("Get of a %d-byte value: %d bytes back, equal=%v, err=%v", size, len(got), bytes.Equal(got, big), err)
+	}
+	if h.cfg.maxValueSize == 0 || h.cfg.maxValueSize >= 1<<20 {
+		return
+	}
+	set(t, a, "kept", "old", 0)
+	over := append(big, 0)
+	wantErr(t, fmt.Sprintf("Set of %d bytes, over the %d limit", len(over), size), a.Set(t.Context(), "kept", over, 0), cache.ErrTooLarge)
+	_, err = a.Add(t.Context(), "fresh", over, 0)
+	wantErr(t, "Add over the limit", err, cache.ErrTooLarge)
+	wantValue(t, a, "kept", "old")
+	wantMiss(t, a, "fresh")
+}
+
+func concurrency(t *testing.T, h *harness) {
+	a := h.new(t)
+	const workers, ops, keys = 8, 150, 8
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			ctx := t.Context()
+			rnd := rand.New(rand.NewPCG(uint64(w), 7))
+			for i := range ops {
+				key := fmt.Sprintf("k%d", rnd.IntN(keys))
+				var err error
+				switch rnd.IntN(8) {
+				case 0, 1:
+					err = a.Set(ctx, key, []byte(fmt.Sprintf("v:%d:%d", w, i)), 0)
+				case 2:
+					_, err = a.Add(ctx, key, []byte(fmt.Sprintf("v:%d:%d", w, i)), h.shortTTL()*10)
+				case 3:
+					_, err = a.Delete(ctx, key)
+				case 4:
+					_, err = a.Has(ctx, key)
+				case 5:
+					var hits map[string][]byte
+					hits, err = cache.GetMany(ctx, a, []string{key, "k0"})
+					for k, v := range hits {
+						if !bytes.HasPrefix(v, []byte("v:")) {
+							t.Errorf("GetMany(%q) = %q, a value nobody wrote", k, v)
+						}
+					}
+				case 6:
+					if _, ok := a.(cache.Incrementer); ok {
+						_, err = cache.Increment(ctx, a, fmt.Sprintf("n%d", w%2), 1)
+					}
+				default:
+					var v []byte
+					v, err = a.Get(ctx, key)
+					if err == nil && !bytes.HasPrefix(v, []byte("v:")) {
+						t.Errorf("Get(%q) = %q, a value nobody wrote", key, v)
+					}
+					if errors.Is(err, cache.ErrNotFound) {
+						err = nil
+					}
+				}
+				if err != nil {
+					t.Errorf("worker %d op %d: %v", w, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func canceledContext(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "v", 0)
+	ctx := canceled()
+	_, err := a.Get(ctx, "k")
+	wantErr(t, "Get", err, context.Canceled)
+	wantErr(t, "Set", a.Set(ctx, "fresh", []byte("v"), 0), context.Canceled)
+	_, err = a.Add(ctx, "fresh", []byte("v"), 0)
+	wantErr(t, "Add", err, context.Canceled)
+	_, err = a.Delete(ctx, "k")
+	wantErr(t, "Delete", err, context.Canceled)
+	_, err = a.Has(ctx, "k")
+	wantErr(t, "Has", err, context.Canceled)
+	wantErr(t, "Clear", a.Clear(ctx), context.Canceled)
+	_, err = cache.GetMany(ctx, a, []string{"k"})
+	wantErr(t, "GetMany", err, context.Canceled)
+	wantErr(t, "SetMany", cache.SetMany(ctx, a, map[string][]byte{"fresh": nil}, 0), context.Canceled)
+	_, err = cache.DeleteMany(ctx, a, []string{"k"})
+	wantErr(t, "DeleteMany", err, context.Canceled)
+	if _, ok := a.(cache.Incrementer); ok {
+		_, err = cache.Increment(ctx, a, "n", 1)
+		wantErr(t, "Increment", err, context.Canceled)
+		wantMiss(t, a, "n")
+	}
+	if s, ok := a.(cache.Sweeper); ok {
+		_, err = s.DeleteExpired(ctx)
+		wantErr(t, "DeleteExpired", err, context.Canceled)
+	}
+	deadline, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err = a.Get(deadline, "k")
+	wantErr(t, "Get past its deadline", err, context.DeadlineExceeded)
+	// Nothing a cancelled call was asked to do happened.
+	wantValue(t, a, "k", "v")
+	wantMiss(t, a, "fresh")
+}
+
+func closed(t *testing.T, h *harness) {
+	a := h.newAdapter(t)
+	ctx := t.Context()
+	set(t, a, "k", "v", 0)
+	if err := a.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	_, err := a.Get(ctx, "k")
+	wantErr(t, "Get after Close", err, cache.ErrClosed)
+	wantErr(t, "Set after Close", a.Set(ctx, "k", []byte("v"), 0), cache.ErrClosed)
+	_, err = a.Add(ctx, "k2", []byte("v"), 0)
+	wantErr(t, "Add after Close", err, cache.ErrClosed)
+	_, err = a.Delete(ctx, "k")
+	wantErr(t, "Delete after Close", err, cache.ErrClosed)
+	_, err = a.Has(ctx, "k")
+	wantErr(t, "Has after Close", err, cache.ErrClosed)
+	wantErr(t, "Clear after Close", a.Clear(ctx), cache.ErrClosed)
+	_, err = cache.GetMany(ctx, a, []string{"k"})
+	wantErr(t, "GetMany after Close", err, cache.ErrClosed)
+	wantErr(t, "SetMany after Close", cache.SetMany(ctx, a, map[string][]byte{"k": nil}, 0), cache.ErrClosed)
+	_, err = cache.DeleteMany(ctx, a, []string{"k"})
+	wantErr(t, "DeleteMany after Close", err, cache.ErrClosed)
+	if _, ok := a.(cache.Incrementer); ok {
+		_, err = cache.Increment(ctx, a, "n", 1)
+		wantErr(t, "Increment after Close", err, cache.ErrClosed)
+	}
+	if s, ok := a.(cache.Sweeper); ok {
+		_, err = s.DeleteExpired(ctx)
+		wantErr(t, "DeleteExpired after Close", err, cache.ErrClosed)
+	}
+}
+
+func deleteExpired(t *testing.T, h *harness) {
+	a := h.new(t)
+	s, ok := a.(cache.Sweeper)
+	if !ok {
+		t.Skipf("%T does not implement cache.Sweeper", a)
+	}
+	set(t, a, "keep", "v", 0)
+	set(t, a, "keep-ttl", "v", time.Hour)
+	for i := range 5 {
+		set(t, a, fmt.Sprintf("short%d", i), "v", h.shortTTL())
+	}
+	sleep(t, h.expireWait())
+	n, err := s.DeleteExpired(t.Context())
+	if err != nil || n != 5 {
+		t.Fatalf("DeleteExpired = %d, %v; want 5, nil", n, err)
+	}
+	n, err = s.DeleteExpired(t.Context())
+	if err != nil || n != 0 {
+		t.Fatalf("second DeleteExpired = %d, %v; want 0, nil", n, err)
+	}
+	wantValue(t, a, "keep", "v")
+	wantValue(t, a, "keep-ttl", "v")
+}

@@ -1,0 +1,59 @@
+// Package cache defines one contract for key-value caches with expiry, the
+// helpers that sit on top of it, and a typed front end, [Cache], that encodes
+// Go values with a [Codec].
+//
+// A backend implements [Adapter]: bytes in, bytes out, a context first. It may
+// also implement optional capabilities, found by type assertion the way
+// database/sql finds optional driver interfaces: [Incrementer] for atomic
+// counters, [Batcher] for one-round-trip batches and [Sweeper] for backends
+// that do not remove expired entries by themselves. The package-level helpers
+// [Increment], [GetMany], [SetMany] and [DeleteMany] use a capability when it
+// is present and fall back otherwise.
+//
+// # The contract
+//
+// Every adapter in this module follows these rules, and the conformance suite
+// in package cachetest checks each of them by name.
+//
+// TTL. A ttl of 0 means the entry never expires. A negative ttl is rejected
+// with [ErrInvalidTTL] and nothing is stored. A positive ttl shorter than the
+// backend's resolution (one second for some servers) is rounded up to that
+// resolution: it never turns into "no expiry" and never into "already expired".
+//
+// Miss. A key that was never set, was deleted or has expired gives an error
+// for which errors.Is(err, [ErrNotFound]) is true. An empty value is a hit: Get
+// returns a non-nil empty slice and a nil error.
+//
+// Add stores the value only when the key is absent or expired, atomically:
+// when N callers Add the same key at once, exactly one of them gets true.
+//
+// Delete reports whether an unexpired entry existed. Has reports whether an
+// unexpired entry exists.
+//
+// Increment adds delta to the integer stored under a key, atomically, and
+// returns the new value. Counters are stored as ASCII decimal (an optional '-'
+// then digits), so Set(k, "10") then Increment(k, 5) returns 15 and Get(k)
+// returns "15", and Redis INCRBY or Memcached incr can work on the same
+// bytes. A missing or expired key counts as 0 and the entry it creates never
+// expires; an existing entry keeps its expiry. The whole int64 range works. A
+// value that is not an integer gives [ErrNotInteger] and a result outside the
+// int64 range gives [ErrOverflow]; in both cases the stored value is unchanged.
+//
+// Clear removes every entry this adapter wrote (its namespace, folder or key
+// prefix) and nothing else: never a whole server, database or foreign file.
+//
+// Values are copied. Changing the slice passed to Set, or the slice Get
+// returned, never changes what the cache holds.
+//
+// A value larger than the backend accepts gives [ErrTooLarge] and leaves the
+// previous value in place; it is never truncated or dropped silently.
+//
+// Every method honours cancellation and deadlines of its context. After
+// Close, every method returns [ErrClosed]; Close may be called more than once
+// and stops every goroutine the adapter started. Adapters are safe for
+// concurrent use by many goroutines.
+//
+// Keys are arbitrary strings, including the empty string, spaces, newlines
+// and any UTF-8 (or invalid UTF-8). An adapter whose backend restricts keys
+// maps them to a safe form that cannot collide with another key.
+package cache

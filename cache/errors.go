@@ -1,0 +1,27 @@
+package cache
+
+import "errors"
+
+// Errors shared by every adapter. Adapters wrap them with context, so test
+// for them with errors.Is, never with ==.
+var (
+	// ErrNotFound reports a miss: the key was never set, was deleted or
+	// has expired.
+	ErrNotFound = errors.New("cache: key not found")
+
+	// ErrInvalidTTL reports a negative TTL. Zero means "never expires".
+	ErrInvalidTTL = errors.New("cache: invalid TTL: must be zero (no expiry) or positive")
+
+	// ErrClosed reports a call on an adapter after its Close.
+	ErrClosed = errors.New("cache: adapter is closed")
+
+	// ErrNotInteger reports an Increment on a value that is not an ASCII
+	// decimal integer within the int64 range.
+	ErrNotInteger = errors.New("cache: value is not an integer")
+
+	// ErrOverflow reports an Increment whose result would not fit in an int64.
+	ErrOverflow = errors.New("cache: increment would overflow int64")
+
+	// ErrTooLarge reports a value larger than the backend accepts.
+	ErrTooLarge = errors.New("cache: value too large")
+)
