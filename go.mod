@@ -3,8 +3,14 @@ module github.com/cachelib-go/cachelib
 go 1.26.0
 
 require (
+	github.com/dgraph-io/ristretto/v2 v2.4.2
 	github.com/fxamacker/cbor/v2 v2.10.0
 	golang.org/x/sync v0.25.0
 )
 
-require github.com/x448/float16 v0.8.4 // indirect
+require (
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/x448/float16 v0.8.4 // indirect
+	golang.org/x/sys v0.36.0 // indirect
+)

@@ -1,0 +1,421 @@
+// Package memorycache is an in-process cache.Adapter on
+// github.com/dgraph-io/ristretto/v2, bounded by a capacity in bytes.
+//
+// Ristretto applies new entries asynchronously: a plain ristretto Set can
+// return before a Get sees the value, and can drop the value when its buffer
+// is full or its admission policy turns it down. This adapter keeps the
+// contract of package cache on top of it:
+//
+//   - Read-your-writes. When Set returns nil, a Get sees the value (until it
+//     expires, is overwritten, or is evicted to make room). Overwriting an
+//     entry is applied in place at once; only a Set that creates an entry
+//     waits for ristretto to apply it.
+//   - Nothing is dropped silently. A Set ristretto's buffer refuses is
+//     retried; a new entry its admission policy rejects (the cache is full of
+//     entries used more often) is reported as ErrRejected; a value larger
+//     than the whole capacity is reported as cache.ErrTooLarge.
+//   - Add and Increment are atomic: writers of one key are serialised by a
+//     striped lock, so Add's check and Increment's read-modify-write see no
+//     interleaved write.
+package memorycache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cachelib-go/cachelib/cache"
+	"github.com/dgraph-io/ristretto/v2"
+)
+
+// DefaultCapacity is the capacity in bytes unless WithCapacity says
+// otherwise: 64 MiB.
+const DefaultCapacity = 64 << 20
+
+// Resolution is the smallest TTL the adapter keeps: shorter positive TTLs
+// are rounded up to it.
+const Resolution = time.Millisecond
+
+// entryOverhead approximates, in bytes, what ristretto and this adapter keep
+// per entry besides the value (item, map slot, policy and expiry records).
+const entryOverhead = 128
+
+const stripes = 256
+
+// ErrRejected reports a new entry that ristretto's admission policy turned
+// down because the cache is full of entries that are used more often. The
+// cache is left as it was; a later Set of a key that has been read often
+// enough is admitted.
+var ErrRejected = errors.New("memorycache: entry rejected by the admission policy: the cache is full")
+
+// Option configures a Cache.
+type Option func(*config)
+
+type config struct {
+	capacity int64
+}
+
+// WithCapacity bounds the memory the cache uses, in bytes: the length of
+// every value plus about 128 bytes of bookkeeping per entry. The default is
+// DefaultCapacity. A value larger than the capacity gives cache.ErrTooLarge.
+func WithCapacity(bytes int64) Option { return func(c *config) { c.capacity = bytes } }
+
+// entry is what ristretto stores. rejected is set by ristretto's OnReject
+// callback, which runs before a later Wait returns, so a writer that waited
+// learns whether its own entry was admitted.
+type entry struct {
+	val      []byte
+	exp      time.Time // zero: never expires
+	rejected atomic.Bool
+}
+
+// Cache is an in-memory cache.Adapter. It also implements cache.Incrementer
+// and cache.Batcher. Create it with New and release it with Close.
+type Cache struct {
+	// mu is held shared by every operation and exclusively by Close:
+	// ristretto panics when used during or after its Close.
+	mu       sync.RWMutex
+	closed   bool
+	rc       *ristretto.Cache[string, *entry]
+	capacity int64
+	seed     maphash.Seed
+	locks    [stripes]sync.Mutex
+}
+
+var _ interface {
+	cache.Adapter
+	cache.Incrementer
+	cache.Batcher
+} = (*Cache)(nil)
+
+// New returns an empty Cache.
+func New(opts ...Option) (*Cache, error) {
+	cfg := config{capacity: DefaultCapacity}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.capacity <= 0 {
+		return nil, fmt.Errorf("memorycache: capacity must be positive, got %d", cfg.capacity)
+	}
+	// Ristretto wants about ten counters per entry it may hold; assume
+	// entries of a few hundred bytes.
+	counters := min(max(cfg.capacity/32, 1<<10), 1<<24)
+	rc, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
+		NumCounters:        counters,
+		MaxCost:            cfg.capacity,
+		BufferItems:        64,
+		IgnoreInternalCost: true,
+		OnReject:           func(it *ristretto.Item[*entry]) { it.Value.rejected.Store(true) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("memorycache: %w", err)
+	}
+	return &Cache{rc: rc, capacity: cfg.capacity, seed: maphash.MakeSeed()}, nil
+}
+
+// open checks the context and takes the shared lock; the caller must call
+// c.mu.RUnlock when it returns nil.
+func (c *Cache) open(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.mu.RLock()
+	if c.closed {
+		c.mu.RUnlock()
+		return cache.ErrClosed
+	}
+	return nil
+}
+
+func (c *Cache) stripe(key string) int {
+	return int(maphash.String(c.seed, key) % stripes)
+}
+
+func (c *Cache) newEntry(key string, value []byte, exp time.Time) (*entry, error) {
+	if cost := int64(len(value)) + entryOverhead; cost > c.capacity {
+		return nil, fmt.Errorf("%w: key %q: %d bytes with bookkeeping, capacity %d", cache.ErrTooLarge, key, cost, c.capacity)
+	}
+	// A non-nil copy: an empty value must read back as a non-nil hit.
+	return &entry{val: append(make([]byte, 0, len(value)), value...), exp: exp}, nil
+}
+
+func expiry(ttl time.Duration) time.Time {
+	if ttl == 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(cache.RoundTTL(ttl, Resolution))
+}
+
+// put hands e to ristretto and reports whether it is already visible; when
+// it is not, the caller must Wait before reading it. The key's stripe lock
+// must be held, so no other write of key can interleave.
+func (c *Cache) put(ctx context.Context, key string, e *entry) (visible bool, err error) {
+	ttl := time.Duration(0)
+	if !e.exp.IsZero() {
+		// Never 0, which ristretto reads as "no expiry".
+		ttl = max(time.Until(e.exp), 1)
+	}
+	for !c.rc.SetWithTTL(key, e, int64(len(e.val))+entryOverhead, ttl) {
+		// The buffer was full: let ristretto drain it, then retry.
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		c.rc.Wait()
+	}
+	// An overwrite is applied in place before SetWithTTL returns.
+	_, visible = c.rc.GetTTL(key)
+	return visible, nil
+}
+
+// store puts e under key and returns once a Get sees it.
+func (c *Cache) store(ctx context.Context, key string, e *entry) error {
+	visible, err := c.put(ctx, key, e)
+	if err != nil || visible {
+		return err
+	}
+	c.rc.Wait()
+	if e.rejected.Load() {
+		return fmt.Errorf("%w (key %q)", ErrRejected, key)
+	}
+	return nil
+}
+
+// Get returns a copy of the value stored under key.
+func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
+	if err := c.open(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.RUnlock()
+	e, ok := c.rc.Get(key)
+	if !ok {
+		return nil, cache.ErrNotFound
+	}
+	return append(make([]byte, 0, len(e.val)), e.val...), nil
+}
+
+// Set stores a copy of value under key; a ttl of 0 never expires.
+func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if err := cache.CheckTTL(ttl); err != nil {
+		return err
+	}
+	e, err := c.newEntry(key, value, expiry(ttl))
+	if err != nil {
+		return err
+	}
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	defer c.mu.RUnlock()
+	l := &c.locks[c.stripe(key)]
+	l.Lock()
+	defer l.Unlock()
+	return c.store(ctx, key, e)
+}
+
+// Add stores value only when key has no unexpired entry.
+func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	if err := cache.CheckTTL(ttl); err != nil {
+		return false, err
+	}
+	e, err := c.newEntry(key, value, expiry(ttl))
+	if err != nil {
+		return false, err
+	}
+	if err := c.open(ctx); err != nil {
+		return false, err
+	}
+	defer c.mu.RUnlock()
+	l := &c.locks[c.stripe(key)]
+	l.Lock()
+	defer l.Unlock()
+	if _, ok := c.rc.GetTTL(key); ok {
+		return false, nil
+	}
+	if err := c.store(ctx, key, e); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// Delete removes key and reports whether an unexpired entry existed.
+func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
+	if err := c.open(ctx); err != nil {
+		return false, err
+	}
+	defer c.mu.RUnlock()
+	l := &c.locks[c.stripe(key)]
+	l.Lock()
+	defer l.Unlock()
+	_, existed := c.rc.GetTTL(key)
+	c.rc.Del(key)
+	return existed, nil
+}
+
+// Has reports whether key has an unexpired entry. Unlike Get it does not
+// count as a use of the entry for the admission policy.
+func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
+	if err := c.open(ctx); err != nil {
+		return false, err
+	}
+	defer c.mu.RUnlock()
+	_, ok := c.rc.GetTTL(key)
+	return ok, nil
+}
+
+// Clear removes every entry.
+func (c *Cache) Clear(ctx context.Context) error {
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	defer c.mu.RUnlock()
+	c.rc.Clear()
+	return nil
+}
+
+// Increment adds delta to the counter under key, atomically. See package
+// cache for the rules.
+func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	if err := c.open(ctx); err != nil {
+		return 0, err
+	}
+	defer c.mu.RUnlock()
+	l := &c.locks[c.stripe(key)]
+	l.Lock()
+	defer l.Unlock()
+	var n int64
+	var exp time.Time
+	if old, ok := c.rc.Get(key); ok && (old.exp.IsZero() || time.Now().Before(old.exp)) {
+		var err error
+		if n, err = cache.ParseInt(old.val); err != nil {
+			return 0, fmt.Errorf("memorycache: increment of key %q: %w", key, err)
+		}
+		exp = old.exp
+	}
+	sum, err := cache.AddInt(n, delta)
+	if err != nil {
+		return 0, fmt.Errorf("memorycache: increment of key %q: %w", key, err)
+	}
+	e, err := c.newEntry(key, cache.FormatInt(sum), exp)
+	if err != nil {
+		return 0, err
+	}
+	if err := c.store(ctx, key, e); err != nil {
+		return 0, err
+	}
+	return sum, nil
+}
+
+// GetMany returns the hits among keys.
+func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
+	if err := c.open(ctx); err != nil {
+		return nil, err
+	}
+	defer c.mu.RUnlock()
+	hits := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		if e, ok := c.rc.Get(k); ok {
+			hits[k] = append(make([]byte, 0, len(e.val)), e.val...)
+		}
+	}
+	return hits, nil
+}
+
+// lockKeys takes the stripe locks of keys in ascending order, so batches
+// cannot deadlock with each other, and returns the function that releases
+// them.
+func (c *Cache) lockKeys(keys []string) (unlock func()) {
+	idx := make([]int, 0, len(keys))
+	for _, k := range keys {
+		idx = append(idx, c.stripe(k))
+	}
+	slices.Sort(idx)
+	idx = slices.Compact(idx)
+	for _, i := range idx {
+		c.locks[i].Lock()
+	}
+	return func() {
+		for _, i := range idx {
+			c.locks[i].Unlock()
+		}
+	}
+}
+
+// SetMany stores every item with the same ttl. New entries are applied with
+// one wait for the whole batch instead of one per item.
+func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
+	if err := cache.CheckTTL(ttl); err != nil {
+		return err
+	}
+	exp := expiry(ttl)
+	keys := make([]string, 0, len(items))
+	entries := make([]*entry, 0, len(items))
+	for k, v := range items {
+		e, err := c.newEntry(k, v, exp)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+		entries = append(entries, e)
+	}
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	defer c.mu.RUnlock()
+	defer c.lockKeys(keys)()
+	waited := false
+	for i, k := range keys {
+		visible, err := c.put(ctx, k, entries[i])
+		if err != nil {
+			return err
+		}
+		waited = waited || !visible
+	}
+	if !waited {
+		return nil
+	}
+	c.rc.Wait()
+	var rejected []string
+	for i, e := range entries {
+		if e.rejected.Load() {
+			rejected = append(rejected, keys[i])
+		}
+	}
+	if len(rejected) > 0 {
+		return fmt.Errorf("%w: %d of %d items, such as key %q", ErrRejected, len(rejected), len(keys), rejected[0])
+	}
+	return nil
+}
+
+// DeleteMany removes keys and counts the unexpired entries that existed.
+func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
+	if err := c.open(ctx); err != nil {
+		return 0, err
+	}
+	defer c.mu.RUnlock()
+	defer c.lockKeys(keys)()
+	n := 0
+	for _, k := range keys {
+		if _, ok := c.rc.GetTTL(k); ok {
+			n++
+		}
+		c.rc.Del(k)
+	}
+	return n, nil
+}
+
+// Close frees the memory and stops ristretto's goroutines. It waits for
+// calls in progress to finish.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.closed {
+		c.closed = true
+		c.rc.Close()
+	}
+	return nil
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package memorycache_test
+
+const raceEnabled = false
