@@ -49,6 +49,16 @@ type Batcher interface {
 	DeleteMany(ctx context.Context, keys []string) (deleted int, err error)
 }
 
+// Viewer is implemented by adapters that can lend a stored value without
+// copying it, which saves an allocation per read when the bytes are only
+// decoded (Cache[T].Get reads this way).
+type Viewer interface {
+	// View calls fn with the value stored under key, or returns an error
+	// matching ErrNotFound without calling fn. The slice is valid only
+	// until fn returns and must not be modified. View returns fn's error.
+	View(ctx context.Context, key string, fn func(value []byte) error) error
+}
+
 // Sweeper is implemented by adapters whose backend does not remove expired
 // entries by itself (files, SQL tables, some document stores). Reads never
 // return expired entries either way; sweeping only frees the space.
@@ -67,6 +77,20 @@ func Increment(ctx context.Context, a Adapter, key string, delta int64) (int64, 
 		return inc.Increment(ctx, key, delta)
 	}
 	return 0, fmt.Errorf("cache: %T has no atomic Increment: %w", a, errors.ErrUnsupported)
+}
+
+// View calls fn with the value stored under key, without a copy when the
+// adapter is a Viewer and with Get otherwise. fn must not keep or modify the
+// slice.
+func View(ctx context.Context, a Adapter, key string, fn func(value []byte) error) error {
+	if v, ok := a.(Viewer); ok {
+		return v.View(ctx, key, fn)
+	}
+	b, err := a.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	return fn(b)
 }
 
 // GetMany returns the hits among keys, in one round trip when the adapter is

@@ -83,14 +83,21 @@ func (c *Cache[T]) encode(key string, v T) ([]byte, error) {
 
 // Get returns the value under key. A miss gives an error matching
 // ErrNotFound; bytes that do not decode into T give a *DecodeError, never a
-// zero value with a nil error.
+// zero value with a nil error. Adapters that are Viewers are read without
+// copying the stored bytes.
 func (c *Cache[T]) Get(ctx context.Context, key string) (T, error) {
-	b, err := c.a.Get(ctx, key)
+	var v T
+	err := View(ctx, c.a, key, func(b []byte) error {
+		if err := c.codec.Unmarshal(b, &v); err != nil {
+			return &DecodeError{Key: key, Err: err}
+		}
+		return nil
+	})
 	if err != nil {
 		var zero T
 		return zero, err
 	}
-	return c.decode(key, b)
+	return v, nil
 }
 
 // Set stores v under key with the default TTL.

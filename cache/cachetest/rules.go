@@ -22,6 +22,7 @@ var rules = []rule{
 	{"SetGet", "Get returns exactly the bytes Set stored.", setGet},
 	{"SetOverwrites", "A second Set replaces both the value and the TTL of the first.", setOverwrites},
 	{"EmptyValue", "An empty value is a hit: Get returns a non-nil empty slice and Has is true.", emptyValue},
+	{"View", "View lends exactly the stored bytes to its callback, reports a miss without calling it, and returns its error.", view},
 	{"ValuesCopied", "Changing the slice given to Set, or the slice Get returned, never changes the cache.", valuesCopied},
 	{"ZeroTTLNeverExpires", "A TTL of 0 never expires: the entry outlives one that had a short TTL.", zeroTTL},
 	{"NegativeTTL", "A negative TTL gives cache.ErrInvalidTTL from Set, Add and SetMany and stores nothing.", negativeTTL},
@@ -103,6 +104,33 @@ func emptyValue(t *testing.T, h *harness) {
 		t.Fatalf("GetMany(empty) = %#v, %v; want a non-nil empty hit", hits, err)
 	}
 	wantDelete(t, a, "empty", true)
+}
+
+func view(t *testing.T, h *harness) {
+	a := h.new(t)
+	set(t, a, "k", "value", 0)
+	set(t, a, "empty", "", 0)
+	var got string
+	if err := cache.View(t.Context(), a, "k", func(b []byte) error { got = string(b); return nil }); err != nil || got != "value" {
+		t.Fatalf("View(k) saw %q, returned %v; want \"value\", nil", got, err)
+	}
+	if err := cache.View(t.Context(), a, "empty", func(b []byte) error {
+		if b == nil || len(b) != 0 {
+			return fmt.Errorf("View(empty) lent %#v, want a non-nil empty slice", b)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	called := false
+	err := cache.View(t.Context(), a, "missing", func([]byte) error { called = true; return nil })
+	wantErr(t, "View(missing)", err, cache.ErrNotFound)
+	if called {
+		t.Fatal("View called its callback on a miss")
+	}
+	stop := errors.New("callback error")
+	wantErr(t, "View with a failing callback", cache.View(t.Context(), a, "k", func([]byte) error { return stop }), stop)
+	wantValue(t, a, "k", "value")
 }
 
 func valuesCopied(t *testing.T, h *harness) {
@@ -636,6 +664,7 @@ func canceledContext(t *testing.T, h *harness) {
 	ctx := canceled()
 	_, err := a.Get(ctx, "k")
 	wantErr(t, "Get", err, context.Canceled)
+	wantErr(t, "View", cache.View(ctx, a, "k", func([]byte) error { return nil }), context.Canceled)
 	wantErr(t, "Set", a.Set(ctx, "fresh", []byte("v"), 0), context.Canceled)
 	_, err = a.Add(ctx, "fresh", []byte("v"), 0)
 	wantErr(t, "Add", err, context.Canceled)
@@ -679,6 +708,7 @@ func closed(t *testing.T, h *harness) {
 	}
 	_, err := a.Get(ctx, "k")
 	wantErr(t, "Get after Close", err, cache.ErrClosed)
+	wantErr(t, "View after Close", cache.View(ctx, a, "k", func([]byte) error { return nil }), cache.ErrClosed)
 	wantErr(t, "Set after Close", a.Set(ctx, "k", []byte("v"), 0), cache.ErrClosed)
 	_, err = a.Add(ctx, "k2", []byte("v"), 0)
 	wantErr(t, "Add after Close", err, cache.ErrClosed)

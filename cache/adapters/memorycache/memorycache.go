@@ -21,12 +21,12 @@ package memorycache
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
@@ -65,23 +65,37 @@ type config struct {
 // DefaultCapacity. A value larger than the capacity gives cache.ErrTooLarge.
 func WithCapacity(bytes int64) Option { return func(c *config) { c.capacity = bytes } }
 
-// entry is what ristretto stores. rejected is set by ristretto's OnReject
-// callback, which runs before a later Wait returns, so a writer that waited
-// learns whether its own entry was admitted.
-type entry struct {
-	val      []byte
-	exp      time.Time // zero: never expires
-	rejected atomic.Bool
+// An entry is what ristretto stores: one allocation holding a small header
+// and then the value, so a Get follows no pointer beyond ristretto's own.
+// The header is the expiry (Unix nanoseconds, 0 for none), which Increment
+// keeps, and a flag that ristretto's OnReject callback sets. OnReject runs
+// before a later Wait returns, so a writer that waited reads the flag safely
+// and learns whether its own entry was admitted; a rejected entry is never
+// visible to readers.
+const (
+	expOff      = 0
+	rejectedOff = 8
+	headerSize  = 9
+)
+
+func makeEntry(value []byte, exp int64) []byte {
+	e := make([]byte, headerSize+len(value))
+	binary.LittleEndian.PutUint64(e[expOff:], uint64(exp))
+	copy(e[headerSize:], value)
+	return e
 }
 
-// Cache is an in-memory cache.Adapter. It also implements cache.Incrementer
-// and cache.Batcher. Create it with New and release it with Close.
+func entryExp(e []byte) int64     { return int64(binary.LittleEndian.Uint64(e[expOff:])) }
+func entryRejected(e []byte) bool { return e[rejectedOff] != 0 }
+
+// Cache is an in-memory cache.Adapter. It also implements cache.Incrementer,
+// cache.Batcher and cache.Viewer. Create it with New and release it with Close.
 type Cache struct {
 	// mu is held shared by every operation and exclusively by Close:
 	// ristretto panics when used during or after its Close.
 	mu       sync.RWMutex
 	closed   bool
-	rc       *ristretto.Cache[string, *entry]
+	rc       *ristretto.Cache[string, []byte]
 	capacity int64
 	seed     maphash.Seed
 	locks    [stripes]sync.Mutex
@@ -91,6 +105,7 @@ var _ interface {
 	cache.Adapter
 	cache.Incrementer
 	cache.Batcher
+	cache.Viewer
 } = (*Cache)(nil)
 
 // New returns an empty Cache.
@@ -105,12 +120,19 @@ func New(opts ...Option) (*Cache, error) {
 	// Ristretto wants about ten counters per entry it may hold; assume
 	// entries of a few hundred bytes.
 	counters := min(max(cfg.capacity/32, 1<<10), 1<<24)
-	rc, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
+	keySeed, conflictSeed := maphash.MakeSeed(), maphash.MakeSeed()
+	rc, err := ristretto.NewCache(&ristretto.Config[string, []byte]{
+		// Two independently seeded maphash sums give ristretto its 128
+		// bits of key identity at about half the cost of its default
+		// (memhash plus xxhash), which every Get pays.
+		KeyToHash: func(k string) (uint64, uint64) {
+			return maphash.String(keySeed, k), maphash.String(conflictSeed, k)
+		},
 		NumCounters:        counters,
 		MaxCost:            cfg.capacity,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
-		OnReject:           func(it *ristretto.Item[*entry]) { it.Value.rejected.Store(true) },
+		OnReject:           func(it *ristretto.Item[[]byte]) { it.Value[rejectedOff] = 1 },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memorycache: %w", err)
@@ -136,31 +158,37 @@ func (c *Cache) stripe(key string) int {
 	return int(maphash.String(c.seed, key) % stripes)
 }
 
-func (c *Cache) newEntry(key string, value []byte, exp time.Time) (*entry, error) {
+func (c *Cache) newEntry(key string, value []byte, exp int64) ([]byte, error) {
 	if cost := int64(len(value)) + entryOverhead; cost > c.capacity {
 		return nil, fmt.Errorf("%w: key %q: %d bytes with bookkeeping, capacity %d", cache.ErrTooLarge, key, cost, c.capacity)
 	}
-	// A non-nil copy: an empty value must read back as a non-nil hit.
-	return &entry{val: append(make([]byte, 0, len(value)), value...), exp: exp}, nil
+	return makeEntry(value, exp), nil
 }
 
-func expiry(ttl time.Duration) time.Time {
+// expiry returns the Unix nanoseconds at which an entry written now with ttl
+// expires, or 0 for none.
+func expiry(ttl time.Duration) int64 {
 	if ttl == 0 {
-		return time.Time{}
+		return 0
 	}
-	return time.Now().Add(cache.RoundTTL(ttl, Resolution))
+	return time.Now().Add(cache.RoundTTL(ttl, Resolution)).UnixNano()
+}
+
+// value copies the value out of an entry; an empty value stays non-nil.
+func value(e []byte) []byte {
+	return append(make([]byte, 0, len(e)-headerSize), e[headerSize:]...)
 }
 
 // put hands e to ristretto and reports whether it is already visible; when
 // it is not, the caller must Wait before reading it. The key's stripe lock
 // must be held, so no other write of key can interleave.
-func (c *Cache) put(ctx context.Context, key string, e *entry) (visible bool, err error) {
+func (c *Cache) put(ctx context.Context, key string, e []byte) (visible bool, err error) {
 	ttl := time.Duration(0)
-	if !e.exp.IsZero() {
+	if exp := entryExp(e); exp != 0 {
 		// Never 0, which ristretto reads as "no expiry".
-		ttl = max(time.Until(e.exp), 1)
+		ttl = max(time.Duration(exp-time.Now().UnixNano()), 1)
 	}
-	for !c.rc.SetWithTTL(key, e, int64(len(e.val))+entryOverhead, ttl) {
+	for !c.rc.SetWithTTL(key, e, int64(len(e)-headerSize)+entryOverhead, ttl) {
 		// The buffer was full: let ristretto drain it, then retry.
 		if err := ctx.Err(); err != nil {
 			return false, err
@@ -173,13 +201,13 @@ func (c *Cache) put(ctx context.Context, key string, e *entry) (visible bool, er
 }
 
 // store puts e under key and returns once a Get sees it.
-func (c *Cache) store(ctx context.Context, key string, e *entry) error {
+func (c *Cache) store(ctx context.Context, key string, e []byte) error {
 	visible, err := c.put(ctx, key, e)
 	if err != nil || visible {
 		return err
 	}
 	c.rc.Wait()
-	if e.rejected.Load() {
+	if entryRejected(e) {
 		return fmt.Errorf("%w (key %q)", ErrRejected, key)
 	}
 	return nil
@@ -195,7 +223,23 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if !ok {
 		return nil, cache.ErrNotFound
 	}
-	return append(make([]byte, 0, len(e.val)), e.val...), nil
+	return value(e), nil
+}
+
+// View calls fn with the stored value itself, without copying it. Entries
+// are never changed in place (a Set replaces them), so the slice stays
+// intact while fn runs even if the key is overwritten meanwhile; fn must not
+// modify it. fn runs without any lock held, so it may use the Cache.
+func (c *Cache) View(ctx context.Context, key string, fn func(value []byte) error) error {
+	if err := c.open(ctx); err != nil {
+		return err
+	}
+	e, ok := c.rc.Get(key)
+	c.mu.RUnlock()
+	if !ok {
+		return cache.ErrNotFound
+	}
+	return fn(e[headerSize:])
 }
 
 // Set stores a copy of value under key; a ttl of 0 never expires.
@@ -287,14 +331,13 @@ func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, 
 	l := &c.locks[c.stripe(key)]
 	l.Lock()
 	defer l.Unlock()
-	var n int64
-	var exp time.Time
-	if old, ok := c.rc.Get(key); ok && (old.exp.IsZero() || time.Now().Before(old.exp)) {
+	var n, exp int64
+	if old, ok := c.rc.Get(key); ok {
 		var err error
-		if n, err = cache.ParseInt(old.val); err != nil {
+		if n, err = cache.ParseInt(old[headerSize:]); err != nil {
 			return 0, fmt.Errorf("memorycache: increment of key %q: %w", key, err)
 		}
-		exp = old.exp
+		exp = entryExp(old)
 	}
 	sum, err := cache.AddInt(n, delta)
 	if err != nil {
@@ -319,7 +362,7 @@ func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, 
 	hits := make(map[string][]byte, len(keys))
 	for _, k := range keys {
 		if e, ok := c.rc.Get(k); ok {
-			hits[k] = append(make([]byte, 0, len(e.val)), e.val...)
+			hits[k] = value(e)
 		}
 	}
 	return hits, nil
@@ -353,7 +396,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	}
 	exp := expiry(ttl)
 	keys := make([]string, 0, len(items))
-	entries := make([]*entry, 0, len(items))
+	entries := make([][]byte, 0, len(items))
 	for k, v := range items {
 		e, err := c.newEntry(k, v, exp)
 		if err != nil {
@@ -381,7 +424,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	c.rc.Wait()
 	var rejected []string
 	for i, e := range entries {
-		if e.rejected.Load() {
+		if entryRejected(e) {
 			rejected = append(rejected, keys[i])
 		}
 	}
