@@ -6,7 +6,8 @@
 //
 // then open http://127.0.0.1:8080. The page shows GetOrSet with a slow
 // loader (the first request waits for it, the next ones are instant), a visit
-// counter kept with Increment, and the hits and misses so far.
+// counter kept with Increment, the hits and misses so far, and a server-side
+// session kept in the same cache: log in, regenerate the session id, log out.
 package main
 
 import (
@@ -20,11 +21,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
 	"github.com/cachelib-go/cachelib/filecache"
+	"github.com/cachelib-go/cachelib/session"
 )
 
 func main() {
@@ -60,7 +63,16 @@ func run(ctx context.Context, addr, dir string, delay time.Duration) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: newDemo(fc, delay), ReadHeaderTimeout: 5 * time.Second}
+	// Sessions get a folder of their own, so "Clear the cache" on the page
+	// leaves them alone: Clear removes only what its adapter wrote.
+	sfc, err := filecache.New(filepath.Join(dir, "sessions"))
+	if err != nil {
+		return err
+	}
+	defer sfc.Close()
+	sessions := session.NewManager(sfc)
+	defer sessions.Close()
+	srv := &http.Server{Handler: newDemo(fc, sessions, delay), ReadHeaderTimeout: 5 * time.Second}
 	slog.Info("demo listening", "url", "http://"+ln.Addr().String(), "cache", "filecache", "dir", dir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -76,9 +88,10 @@ func run(ctx context.Context, addr, dir string, delay time.Duration) error {
 
 // demo holds the handlers; everything it shows lives in the cache itself.
 type demo struct {
-	a      cache.Adapter
-	report *cache.Cache[report]
-	delay  time.Duration
+	a        cache.Adapter
+	sessions *session.Manager
+	report   *cache.Cache[report]
+	delay    time.Duration
 }
 
 type report struct {
@@ -96,12 +109,17 @@ const (
 	keyMisses = "demo:misses"
 )
 
-func newDemo(a cache.Adapter, delay time.Duration) http.Handler {
-	d := &demo{a: a, report: cache.New[report](a, cache.WithDefaultTTL(reportTTL)), delay: delay}
+// newDemo returns the demo's handler: the cache demo on a, with sessions
+// from the given manager.
+func newDemo(a cache.Adapter, sessions *session.Manager, delay time.Duration) http.Handler {
+	d := &demo{a: a, sessions: sessions, report: cache.New[report](a, cache.WithDefaultTTL(reportTTL)), delay: delay}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", d.page)
 	mux.HandleFunc("POST /clear", d.clear)
-	return mux
+	mux.HandleFunc("POST /login", d.login)
+	mux.HandleFunc("POST /regenerate", d.regenerate)
+	mux.HandleFunc("POST /logout", d.logout)
+	return sessions.Middleware(mux)
 }
 
 // slowReport stands in for an expensive query.
@@ -115,13 +133,15 @@ func (d *demo) slowReport(ctx context.Context) (report, error) {
 }
 
 type pageData struct {
-	Report report
-	Hit    bool
-	Took   time.Duration
-	Visits int64
-	Hits   int64
-	Misses int64
-	TTL    time.Duration
+	Report    report
+	Hit       bool
+	Took      time.Duration
+	Visits    int64
+	Hits      int64
+	Misses    int64
+	TTL       time.Duration
+	User      string
+	SessionID string // a prefix: enough to see it change on regenerate
 }
 
 func (d *demo) page(w http.ResponseWriter, r *http.Request) {
@@ -151,6 +171,11 @@ func (d *demo) page(w http.ResponseWriter, r *http.Request) {
 	}
 	data := pageData{Report: rep, Hit: !loaded, Took: took, TTL: reportTTL, Visits: visits,
 		Hits: d.counter(ctx, keyHits), Misses: d.counter(ctx, keyMisses)}
+	s := session.FromContext(ctx)
+	if user, ok, err := session.GetAs[string](s, "user"); ok && err == nil {
+		data.User = user
+		data.SessionID = s.ID()[:8]
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := pageTmpl.Execute(w, data); err != nil {
 		slog.Warn("demo: rendering page", "err", err)
@@ -165,6 +190,40 @@ func (d *demo) counter(ctx context.Context, key string) int64 {
 	}
 	n, _ := cache.ParseInt(b)
 	return n
+}
+
+// login starts a session for the named user. Regenerate comes first, so an
+// id planted before login is never the one that becomes authenticated.
+func (d *demo) login(w http.ResponseWriter, r *http.Request) {
+	name := r.FormValue("name")
+	if name == "" || len(name) > 64 {
+		http.Error(w, "name: 1 to 64 characters", http.StatusBadRequest)
+		return
+	}
+	if err := d.sessions.Regenerate(r.Context()); err != nil {
+		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	session.FromContext(r.Context()).Set("user", name)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// regenerate gives the session a new id and keeps its data.
+func (d *demo) regenerate(w http.ResponseWriter, r *http.Request) {
+	if err := d.sessions.Regenerate(r.Context()); err != nil {
+		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// logout deletes the session's entry and expires its cookie.
+func (d *demo) logout(w http.ResponseWriter, r *http.Request) {
+	if err := d.sessions.Destroy(r.Context()); err != nil {
+		http.Error(w, "session: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
 func (d *demo) clear(w http.ResponseWriter, r *http.Request) {
@@ -193,5 +252,11 @@ Reload the page: the next requests are instant until then.</p>
 <li>Hits: <b id="hits">{{.Hits}}</b>, misses: <b id="misses">{{.Misses}}</b></li>
 </ul>
 <form method="post" action="/clear"><button>Clear the cache</button></form>
+<h2>A server-side session in the same cache</h2>
+{{if .User}}<p>Logged in as <b id="user">{{.User}}</b>; session id <code id="sid">{{.SessionID}}…</code></p>
+<form method="post" action="/regenerate" style="display:inline"><button>Regenerate the session id</button></form>
+<form method="post" action="/logout" style="display:inline"><button>Log out</button></form>
+{{else}}<p id="user-none">Not logged in.</p>
+<form method="post" action="/login"><input name="name" placeholder="your name" required maxlength="64"> <button>Log in</button></form>{{end}}
 </body></html>
 `))

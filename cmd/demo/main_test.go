@@ -4,7 +4,9 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -12,12 +14,32 @@ import (
 
 	"github.com/cachelib-go/cachelib/cache/adapters/memorycache"
 	"github.com/cachelib-go/cachelib/filecache"
+	"github.com/cachelib-go/cachelib/session"
 )
+
+func newSessions(t *testing.T) *session.Manager {
+	t.Helper()
+	mc, err := memorycache.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := session.NewManager(mc)
+	t.Cleanup(func() {
+		m.Close()
+		mc.Close()
+	})
+	return m
+}
 
 func get(t *testing.T, url string) (string, time.Duration) {
 	t.Helper()
+	return getWith(t, http.DefaultClient, url)
+}
+
+func getWith(t *testing.T, client *http.Client, url string) (string, time.Duration) {
+	t.Helper()
 	start := time.Now()
-	resp, err := http.Get(url)
+	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +67,7 @@ func TestDemoPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fc.Close()
-	srv := httptest.NewServer(newDemo(fc, delay))
+	srv := httptest.NewServer(newDemo(fc, newSessions(t), delay))
 	defer srv.Close()
 
 	page, took := get(t, srv.URL)
@@ -80,7 +102,7 @@ func TestDemoConcurrentMisses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mc.Close()
-	srv := httptest.NewServer(newDemo(mc, 200*time.Millisecond))
+	srv := httptest.NewServer(newDemo(mc, newSessions(t), 200*time.Millisecond))
 	defer srv.Close()
 	done := make(chan string, 5)
 	for range 5 {
@@ -111,5 +133,63 @@ func TestRunServesAndStops(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("run did not return after its context ended")
+	}
+}
+
+func post(t *testing.T, client *http.Client, url string, form url.Values) string {
+	t.Helper()
+	resp, err := client.PostForm(url, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %s: %s", url, resp.Status, body)
+	}
+	return string(body)
+}
+
+func TestDemoSession(t *testing.T) {
+	mc, err := memorycache.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	srv := httptest.NewServer(newDemo(mc, newSessions(t), time.Millisecond))
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	client := &http.Client{Jar: jar}
+
+	page, _ := getWith(t, client, srv.URL)
+	if !strings.Contains(page, `id="user-none"`) {
+		t.Fatal("a new visitor is shown as logged in")
+	}
+	page = post(t, client, srv.URL+"/login", url.Values{"name": {"ada"}})
+	if field(t, page, "user") != "ada" {
+		t.Fatalf("after login the page shows user %q", field(t, page, "user"))
+	}
+	sid := field(t, page, "sid")
+	page = post(t, client, srv.URL+"/regenerate", nil)
+	if field(t, page, "user") != "ada" || field(t, page, "sid") == sid {
+		t.Fatalf("after regenerate: user %q, id %q (was %q); want the same user under a new id", field(t, page, "user"), field(t, page, "sid"), sid)
+	}
+	// Clearing the demo's cache does not log anyone out: sessions live
+	// in their own adapter.
+	page = post(t, client, srv.URL+"/clear", nil)
+	if field(t, page, "user") != "ada" {
+		t.Fatal("Clear of the demo cache logged the user out")
+	}
+	page = post(t, client, srv.URL+"/logout", nil)
+	if !strings.Contains(page, `id="user-none"`) {
+		t.Fatal("still logged in after logout")
+	}
+	resp, err := client.PostForm(srv.URL+"/login", url.Values{"name": {""}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("login with an empty name: %s, want 400", resp.Status)
 	}
 }
