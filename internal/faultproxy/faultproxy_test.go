@@ -1,0 +1,94 @@
+package faultproxy_test
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/cachelib-go/cachelib/internal/faultproxy"
+)
+
+// echoServer is a real TCP server on a free port that answers every line
+// with the same line.
+func echoServer(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// roundTrip sends a line through a new connection and returns the reply and
+// how long it took, giving up after timeout.
+func roundTrip(addr string, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(start.Add(timeout))
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		return 0, err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return 0, err
+	}
+	if line != "ping\n" {
+		return 0, errors.New("wrong reply " + line)
+	}
+	return time.Since(start), nil
+}
+
+func TestFaults(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	addr := p.Addr()
+	if _, err := roundTrip(addr, time.Second); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+
+	p.Cut()
+	if _, err := roundTrip(addr, time.Second); err == nil {
+		t.Fatal("round trip succeeded through a cut proxy")
+	}
+	p.Restore()
+	if p.Addr() != addr {
+		t.Fatalf("address changed from %s to %s across Cut and Restore", addr, p.Addr())
+	}
+	if _, err := roundTrip(addr, time.Second); err != nil {
+		t.Fatalf("after Restore: %v", err)
+	}
+
+	p.Latency(200 * time.Millisecond)
+	if d, err := roundTrip(addr, time.Second); err != nil || d < 200*time.Millisecond {
+		t.Fatalf("with 200ms latency: took %v, err %v", d, err)
+	}
+	p.Restore()
+
+	p.Blackhole()
+	if _, err := roundTrip(addr, 300*time.Millisecond); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("through a black hole: %v, want a read timeout", err)
+	}
+	p.Restore()
+	if d, err := roundTrip(addr, time.Second); err != nil || d > 100*time.Millisecond {
+		t.Fatalf("after Restore: took %v, err %v", d, err)
+	}
+}
