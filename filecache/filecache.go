@@ -569,6 +569,35 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	return l.valueCopy(), nil
 }
 
+// GetWithTTL returns a copy of the value stored under key and the time it
+// has left to live, 0 meaning that it never expires. It implements
+// cache.TTLGetter, so a cache.Chain can copy the entry into a faster layer
+// without letting the copy outlive it.
+func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	if err := c.enter(ctx); err != nil {
+		return nil, 0, err
+	}
+	defer c.life.RUnlock()
+	l, ok, err := c.get(key, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	if !ok {
+		return nil, 0, errNotFound
+	}
+	v := l.valueCopy()
+	if l.h.expires == 0 {
+		return v, 0, nil
+	}
+	// Read after the load: an entry that expired meanwhile is a miss,
+	// never a TTL of 0, which would mean "no expiry".
+	left := time.Duration(l.h.expires - time.Now().UnixNano())
+	if left <= 0 {
+		return nil, 0, errNotFound
+	}
+	return v, left, nil
+}
+
 // View calls fn with the value stored under key without copying it, or
 // returns an error matching cache.ErrNotFound without calling fn. The slice
 // is valid only until fn returns and must not be modified. View returns fn's

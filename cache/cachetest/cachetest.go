@@ -16,8 +16,8 @@
 //	}
 //
 // Limits that a backend really has are declared with options
-// (WithTTLResolution, WithMaxValueSize); the suite then checks the rules
-// against those limits instead of skipping them.
+// (WithTTLResolution, WithMaxValueSize, WithoutClear); the suite then checks
+// the rules against those limits instead of skipping them.
 package cachetest
 
 import (
@@ -31,8 +31,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	resolution   time.Duration
-	maxValueSize int
+	resolution    time.Duration
+	maxValueSize  int
+	unscopedClear bool
 }
 
 // WithTTLResolution declares the backend's expiry resolution (default one
@@ -45,6 +46,13 @@ func WithTTLResolution(d time.Duration) Option { return func(c *config) { c.reso
 // accepts when that is less than 1 MiB. The suite then checks that a value of
 // that size round-trips and that a larger one gives cache.ErrTooLarge.
 func WithMaxValueSize(n int) Option { return func(c *config) { c.maxValueSize = n } }
+
+// WithoutClear declares that the adapter cannot remove only its own entries,
+// because its backend can only be emptied as a whole (a gocache store on a
+// shared server, whose Clear is FLUSHALL). Such an adapter must refuse Clear
+// with an error matching errors.ErrUnsupported, and the Clear rules then check
+// that it does and that nothing was removed.
+func WithoutClear() Option { return func(c *config) { c.unscopedClear = true } }
 
 // NewFunc returns a fresh adapter for one subtest. Adapters it returns must not
 // see each other's entries (give each its own folder, namespace or key

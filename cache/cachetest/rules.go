@@ -23,6 +23,7 @@ var rules = []rule{
 	{"SetOverwrites", "A second Set replaces both the value and the TTL of the first.", setOverwrites},
 	{"EmptyValue", "An empty value is a hit: Get returns a non-nil empty slice and Has is true.", emptyValue},
 	{"View", "View lends exactly the stored bytes to its callback, reports a miss without calling it, and returns its error.", view},
+	{"GetWithTTL", "A TTLGetter reports the value with the time it has left: 0 for no expiry, never more than its TTL.", getWithTTL},
 	{"ValuesCopied", "Changing the slice given to Set, or the slice Get returned, never changes the cache.", valuesCopied},
 	{"ZeroTTLNeverExpires", "A TTL of 0 never expires: the entry outlives one that had a short TTL.", zeroTTL},
 	{"NegativeTTL", "A negative TTL gives cache.ErrInvalidTTL from Set, Add and SetMany and stores nothing.", negativeTTL},
@@ -131,6 +132,32 @@ func view(t *testing.T, h *harness) {
 	stop := errors.New("callback error")
 	wantErr(t, "View with a failing callback", cache.View(t.Context(), a, "k", func([]byte) error { return stop }), stop)
 	wantValue(t, a, "k", "value")
+}
+
+func getWithTTL(t *testing.T, h *harness) {
+	a := h.new(t)
+	tg, ok := a.(cache.TTLGetter)
+	if !ok {
+		t.Skipf("%T does not implement cache.TTLGetter", a)
+	}
+	ctx := t.Context()
+	set(t, a, "forever", "f", 0)
+	v, ttl, err := tg.GetWithTTL(ctx, "forever")
+	if err != nil || string(v) != "f" || ttl != 0 {
+		t.Fatalf("GetWithTTL(forever) = %q, %v, %v; want \"f\", 0, nil", v, ttl, err)
+	}
+	long := h.shortTTL() * 50
+	set(t, a, "long", "l", long)
+	v, ttl, err = tg.GetWithTTL(ctx, "long")
+	if err != nil || string(v) != "l" || ttl <= 0 || ttl > long+h.cfg.resolution {
+		t.Fatalf("GetWithTTL(long) = %q, %v, %v; want \"l\" with a TTL in (0, %v]", v, ttl, err, long)
+	}
+	_, _, err = tg.GetWithTTL(ctx, "missing")
+	wantErr(t, "GetWithTTL(missing)", err, cache.ErrNotFound)
+	set(t, a, "short", "s", h.shortTTL())
+	sleep(t, h.expireWait())
+	_, _, err = tg.GetWithTTL(ctx, "short")
+	wantErr(t, "GetWithTTL of an expired key", err, cache.ErrNotFound)
 }
 
 func valuesCopied(t *testing.T, h *harness) {
@@ -375,6 +402,10 @@ func incrementDecimal(t *testing.T, h *harness) {
 		}
 		wantValue(t, a, key, fmt.Sprint(start))
 	}
+	// Leading zeros are still decimal (Memcached's incr reads them so).
+	set(t, a, "zeros", "007", 0)
+	wantIncrement(t, a, "zeros", 1, 8)
+	wantValue(t, a, "zeros", "8")
 	// Crossing zero and large steps in both directions.
 	wantIncrement(t, a, "n9", -20, -11)
 	wantValue(t, a, "n9", "-11")
@@ -507,6 +538,10 @@ func deleteMany(t *testing.T, h *harness) {
 }
 
 func clearRule(t *testing.T, h *harness) {
+	if h.cfg.unscopedClear {
+		clearUnsupported(t, h)
+		return
+	}
 	a := h.new(t)
 	for i := range 100 {
 		set(t, a, fmt.Sprintf("k%d", i), "v", 0)
@@ -527,7 +562,24 @@ func clearRule(t *testing.T, h *harness) {
 	wantMiss(t, a, "after")
 }
 
+// clearUnsupported checks an adapter declared WithoutClear: Clear refuses
+// and removes nothing.
+func clearUnsupported(t *testing.T, h *harness) {
+	a := h.new(t)
+	for i := range 10 {
+		set(t, a, fmt.Sprintf("k%d", i), "v", 0)
+	}
+	wantErr(t, "Clear of an adapter declared WithoutClear", a.Clear(t.Context()), errors.ErrUnsupported)
+	for i := range 10 {
+		wantValue(t, a, fmt.Sprintf("k%d", i), "v")
+	}
+}
+
 func clearLeavesOthers(t *testing.T, h *harness) {
+	if h.cfg.unscopedClear {
+		clearUnsupported(t, h)
+		return
+	}
 	a, b := h.new(t), h.new(t)
 	set(t, a, "shared-name", "a", 0)
 	set(t, b, "shared-name", "b", 0)

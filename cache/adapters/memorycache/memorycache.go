@@ -89,7 +89,7 @@ func entryExp(e []byte) int64     { return int64(binary.LittleEndian.Uint64(e[ex
 func entryRejected(e []byte) bool { return e[rejectedOff] != 0 }
 
 // Cache is an in-memory cache.Adapter. It also implements cache.Incrementer,
-// cache.Batcher and cache.Viewer. Create it with New and release it with Close.
+// cache.Batcher, cache.Viewer and cache.TTLGetter. Create it with New and release it with Close.
 type Cache struct {
 	// mu is held shared by every operation and exclusively by Close:
 	// ristretto panics when used during or after its Close.
@@ -106,6 +106,7 @@ var _ interface {
 	cache.Incrementer
 	cache.Batcher
 	cache.Viewer
+	cache.TTLGetter
 } = (*Cache)(nil)
 
 // New returns an empty Cache.
@@ -240,6 +241,32 @@ func (c *Cache) View(ctx context.Context, key string, fn func(value []byte) erro
 		return cache.ErrNotFound
 	}
 	return fn(e[headerSize:])
+}
+
+// GetWithTTL returns a copy of the value stored under key and the time it
+// has left to live, 0 meaning that it never expires. It implements
+// cache.TTLGetter, so a cache.Chain can copy the entry into a faster layer
+// without letting the copy outlive it.
+func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	if err := c.open(ctx); err != nil {
+		return nil, 0, err
+	}
+	defer c.mu.RUnlock()
+	e, ok := c.rc.Get(key)
+	if !ok {
+		return nil, 0, cache.ErrNotFound
+	}
+	exp := entryExp(e)
+	if exp == 0 {
+		return value(e), 0, nil
+	}
+	// An entry that expired since ristretto's check is a miss, never a TTL
+	// of 0, which would mean "no expiry".
+	left := time.Duration(exp - time.Now().UnixNano())
+	if left <= 0 {
+		return nil, 0, cache.ErrNotFound
+	}
+	return value(e), left, nil
 }
 
 // Set stores a copy of value under key; a ttl of 0 never expires.
