@@ -43,6 +43,28 @@ func Addr(t testing.TB, env, def string) string {
 	return Addrs(t, env, def)[0]
 }
 
+// DSN returns the data source name in the environment variable env, or def
+// when it is unset, after checking that the server at the host:port that
+// addr finds in it accepts TCP connections. A DSN that addr cannot read
+// fails the test.
+func DSN(t testing.TB, env, def string, addr func(dsn string) (string, error)) string {
+	t.Helper()
+	dsn := os.Getenv(env)
+	if dsn == "" {
+		dsn = def
+	}
+	a, err := addr(dsn)
+	if err != nil {
+		t.Fatalf("%s: cannot find the server's address in %q: %v", env, dsn, err)
+	}
+	conn, err := net.DialTimeout("tcp", a, 2*time.Second)
+	if err != nil {
+		Unavailable(t, "%s (%s=%s) is not reachable: %v", a, env, dsn, err)
+	}
+	conn.Close()
+	return dsn
+}
+
 // Unavailable fails the test in CI and skips it elsewhere, pointing at the
 // command that starts the servers.
 func Unavailable(t testing.TB, format string, args ...any) {

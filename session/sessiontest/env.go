@@ -189,7 +189,10 @@ func (e *env) newClient() *http.Client {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	// The server's own transport: closing a server closes the idle
+	// connections of http.DefaultTransport, which would break the
+	// requests of parallel tests sharing it.
+	return &http.Client{Jar: jar, Transport: e.srv.Client().Transport, Timeout: 30 * time.Second}
 }
 
 // use replaces the manager with one configured by opts, on the same store.
@@ -303,7 +306,7 @@ func (e *env) get(path string) result {
 // the client's jar.
 func (e *env) getWith(cookieValue, path string) result {
 	e.t.Helper()
-	return e.send(&http.Client{Timeout: 30 * time.Second}, path, cookieValue)
+	return e.send(&http.Client{Transport: e.srv.Client().Transport, Timeout: 30 * time.Second}, path, cookieValue)
 }
 
 func (e *env) send(c *http.Client, path, cookieValue string) result {
