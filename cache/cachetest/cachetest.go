@@ -71,9 +71,12 @@ func (h *harness) shortTTL() time.Duration {
 	return max(200*time.Millisecond, h.cfg.resolution)
 }
 
-// expireWait is how long after a Set with shortTTL the entry must be gone.
+// expireWait is how long after a Set with shortTTL the entry must be gone:
+// the TTL, the resolution it may be rounded up by, and slack for a loaded
+// machine and for servers whose clock ticks at the resolution (Memcached's
+// once a second).
 func (h *harness) expireWait() time.Duration {
-	return h.shortTTL() + h.cfg.resolution + 150*time.Millisecond
+	return h.shortTTL() + h.cfg.resolution + max(150*time.Millisecond, h.cfg.resolution/2)
 }
 
 func (h *harness) new(t *testing.T) cache.Adapter {

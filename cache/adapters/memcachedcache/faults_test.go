@@ -1,0 +1,261 @@
+package memcachedcache_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bradfitz/gomemcache/memcache"
+	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/cache/adapters/memcachedcache"
+	"github.com/cachelib-go/cachelib/internal/faultproxy"
+)
+
+// faultTimeout is the client's Timeout in these tests: far longer than the
+// contexts' deadlines, so that only the adapter can make calls end on time,
+// and longer than the latency injected.
+const faultTimeout = 3 * time.Second
+
+// proxied returns a Cache whose client, with the given Timeout, reaches a
+// real server through a fault proxy.
+func proxied(t *testing.T, timeout time.Duration) (*memcachedcache.Cache, *faultproxy.Proxy, *memcache.Client) {
+	t.Helper()
+	p := faultproxy.Start(t, servers(t, 1)[0])
+	client := memcache.New(p.Addr())
+	client.Timeout = timeout
+	t.Cleanup(func() { client.Close() })
+	return newCache(t, client, memcachedcache.WithPrefix(unique("faults"))), p, client
+}
+
+// ops are every method, each a call that has to reach the server. A miss
+// is an answer from the server, so it counts as working.
+var ops = map[string]func(ctx context.Context, c *memcachedcache.Cache) error{
+	"Get": func(ctx context.Context, c *memcachedcache.Cache) error {
+		if _, err := c.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+			return err
+		}
+		return nil
+	},
+	"Has": func(ctx context.Context, c *memcachedcache.Cache) error { _, err := c.Has(ctx, "k"); return err },
+	"Set": func(ctx context.Context, c *memcachedcache.Cache) error { return c.Set(ctx, "k", []byte("v"), 0) },
+	"Add": func(ctx context.Context, c *memcachedcache.Cache) error {
+		_, err := c.Add(ctx, "added", []byte("v"), time.Second)
+		return err
+	},
+	"Delete": func(ctx context.Context, c *memcachedcache.Cache) error {
+		_, err := c.Delete(ctx, "deleted")
+		return err
+	},
+	"Increment": func(ctx context.Context, c *memcachedcache.Cache) error {
+		_, err := c.Increment(ctx, "n", 1)
+		return err
+	},
+	"GetMany": func(ctx context.Context, c *memcachedcache.Cache) error {
+		_, err := c.GetMany(ctx, []string{"k", "n"})
+		return err
+	},
+	"SetMany": func(ctx context.Context, c *memcachedcache.Cache) error {
+		return c.SetMany(ctx, map[string][]byte{"a": nil, "b": nil}, 0)
+	},
+	"DeleteMany": func(ctx context.Context, c *memcachedcache.Cache) error {
+		_, err := c.DeleteMany(ctx, []string{"a", "b"})
+		return err
+	},
+	"Clear": func(ctx context.Context, c *memcachedcache.Cache) error { return c.Clear(ctx) },
+}
+
+// timed runs op with a context that ends after d and returns how long it
+// took and its error.
+func timed(c *memcachedcache.Cache, d time.Duration, op func(context.Context, *memcachedcache.Cache) error) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	start := time.Now()
+	err := op(ctx, c)
+	return time.Since(start), err
+}
+
+// slack is how late past its deadline a call may return on a busy machine
+// (under -race, with other tests using both cores, the scheduler has been
+// seen to wake a goroutine 350 ms late). The faults below last far longer
+// than deadline+slack, so a call that waits for them fails the test.
+const slack = 400 * time.Millisecond
+
+func wantWorking(t *testing.T, c *memcachedcache.Cache, when string) {
+	t.Helper()
+	for name, op := range ops {
+		if _, err := timed(c, faultTimeout, op); err != nil {
+			t.Errorf("%s %s: %v", name, when, err)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+func TestFaults(t *testing.T) {
+	c, p, _ := proxied(t, faultTimeout)
+	const deadline = 300 * time.Millisecond
+	wantWorking(t, c, "through the proxy")
+
+	t.Run("cut", func(t *testing.T) {
+		p.Cut()
+		for name, op := range ops {
+			took, err := timed(c, deadline, op)
+			if err == nil || took > deadline+slack {
+				t.Errorf("%s with the connection cut: %v after %v; want an error within %v", name, err, took, deadline)
+			}
+		}
+		p.Restore()
+		wantWorking(t, c, "after the proxy is restored")
+	})
+
+	t.Run("blackhole", func(t *testing.T) {
+		p.Blackhole()
+		for name, op := range ops {
+			took, err := timed(c, deadline, op)
+			if !errors.Is(err, context.DeadlineExceeded) || took > deadline+slack {
+				t.Errorf("%s into a black hole: %v after %v; want context.DeadlineExceeded at %v", name, err, took, deadline)
+			}
+		}
+		p.Restore()
+		wantWorking(t, c, "after the black hole")
+	})
+
+	t.Run("latency", func(t *testing.T) {
+		p.Latency(2 * time.Second)
+		for name, op := range ops {
+			took, err := timed(c, deadline, op)
+			if !errors.Is(err, context.DeadlineExceeded) || took > deadline+slack {
+				t.Errorf("%s slower than its deadline: %v after %v; want context.DeadlineExceeded at %v", name, err, took, deadline)
+			}
+		}
+		// Slow but within the deadline: it works.
+		if took, err := timed(c, faultTimeout, ops["Get"]); err != nil {
+			t.Errorf("Get slower than the latency but within its deadline: %v after %v", err, took)
+		}
+		p.Restore()
+		wantWorking(t, c, "once the latency is gone")
+	})
+
+}
+
+// Without a deadline that the client's Timeout could overrun, a call runs
+// on the caller's goroutine: a cancellation is seen when the command in
+// flight ends, bounded by the Timeout, and the error says both. A call
+// sends two commands at most here: reading the generation (when its
+// refresh interval has passed) and its own.
+func TestFaultsWithoutNearDeadline(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	c, p, _ := proxied(t, timeout)
+	bound := 2*timeout + slack
+	wantWorking(t, c, "through the proxy")
+	p.Blackhole()
+	defer p.Restore()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := c.Get(ctx, "k")
+	took := time.Since(start)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, os.ErrDeadlineExceeded) || took > bound {
+		t.Errorf("Get cancelled while its command waits: %v after %v; want context.Canceled and the client's i/o timeout within %v", err, took, bound)
+	}
+
+	// A deadline further than ten Timeouts: the client's Timeout ends
+	// the command long before it.
+	took, err = timed(c, 20*timeout, ops["Set"])
+	if err == nil || errors.Is(err, context.DeadlineExceeded) || took > bound {
+		t.Errorf("Set with a distant deadline: %v after %v; want the client's i/o timeout within %v", err, took, bound)
+	}
+}
+
+// Close waits for calls abandoned by their context, so no goroutine of the
+// adapter outlives it, and leaves the caller's client usable.
+func TestCloseWaitsForAbandonedCalls(t *testing.T) {
+	c, p, client := proxied(t, faultTimeout)
+	if err := c.Set(t.Context(), "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	p.Blackhole()
+	_, err := timed(c, 50*time.Millisecond, ops["Get"])
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Get into a black hole: %v", err)
+	}
+	// Restore once Close is waiting: the abandoned Get then fails and ends.
+	restored := make(chan struct{})
+	go func() {
+		defer close(restored)
+		time.Sleep(200 * time.Millisecond)
+		p.Restore()
+	}()
+	start := time.Now()
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Close waited %v for the abandoned call", time.Since(start).Round(time.Millisecond))
+	<-restored
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "memcachedcache.run") {
+		t.Fatalf("a goroutine of the adapter outlived Close:\n%s", stacks)
+	}
+	if _, err := c.Get(t.Context(), "k"); !errors.Is(err, cache.ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+	if err := client.Set(&memcache.Item{Key: unique("after-close"), Value: []byte("v")}); err != nil {
+		t.Fatalf("the client after Close: %v", err)
+	}
+}
+
+// When the server drops every connection (as when it restarts), the idle
+// connections gomemcache keeps are dead, which it learns only by using
+// them. Commands that may run twice are sent again, so none of them fails.
+func TestDroppedIdleConnections(t *testing.T) {
+	c, p, _ := proxied(t, faultTimeout)
+	for range 3 {
+		// Calls at once leave the client's pool full of idle connections.
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() { wantWorking(t, c, "before the drop") })
+		}
+		wg.Wait()
+		p.Cut()
+		p.Restore()
+		for _, name := range []string{"Get", "Has", "Set", "Delete", "GetMany", "SetMany", "DeleteMany", "Clear"} {
+			if _, err := timed(c, faultTimeout, ops[name]); err != nil {
+				t.Fatalf("%s after the server dropped its connections: %v", name, err)
+			}
+		}
+	}
+}
+
+// A Set abandoned at its deadline still sends the value it was given, not
+// what the caller writes into the slice once Set has returned.
+func TestAbandonedSetOwnsItsValue(t *testing.T) {
+	p := faultproxy.Start(t, servers(t, 1)[0])
+	client := memcache.New(p.Addr())
+	client.Timeout = faultTimeout
+	prefix := unique("owned")
+	c := newCache(t, client, memcachedcache.WithPrefix(prefix))
+	wantWorking(t, c, "through the proxy")
+
+	p.Latency(300 * time.Millisecond)
+	value := []byte("original")
+	took, err := timed(c, 50*time.Millisecond, func(ctx context.Context, c *memcachedcache.Cache) error {
+		return c.Set(ctx, "owned", value, 0)
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Set slower than its deadline: %v after %v", err, took)
+	}
+	copy(value, "CHANGED!")
+	// The abandoned Set lands when its reply comes; Close waits for it.
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p.Restore()
+	wantValue(t, newCache(t, client, memcachedcache.WithPrefix(prefix)), "owned", "original")
+}
