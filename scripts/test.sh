@@ -14,5 +14,8 @@ fi
 echo "== go vet ./..."
 go vet ./...
 
+echo "== scripts/services.sh start"
+scripts/services.sh start
+
 echo "== go test -race ./..."
 go test -race -count=1 "$@" ./...

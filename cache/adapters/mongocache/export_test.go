@@ -1,0 +1,9 @@
+package mongocache
+
+// UseAtomicUpdates makes c take the path it takes on servers whose updates
+// are atomic (MongoDB), so that its sequential behaviour can be tested on
+// FerretDB.
+func UseAtomicUpdates(c *Cache) { c.lockKeys = false }
+
+// LocksKeys reports whether c takes key locks (FerretDB).
+func LocksKeys(c *Cache) bool { return c.lockKeys }
