@@ -68,7 +68,7 @@ type harness struct {
 // shortTTL is long enough for a few round trips under the race detector,
 // and never below the backend's resolution.
 func (h *harness) shortTTL() time.Duration {
-	return max(200*time.Millisecond, h.cfg.resolution)
+	return max(300*time.Millisecond, h.cfg.resolution)
 }
 
 // expireWait is how long after a Set with shortTTL the entry must be gone:
