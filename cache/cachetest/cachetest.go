@@ -21,6 +21,7 @@
 package cachetest
 
 import (
+	"github.com/cachelib-go/cachelib/internal/suite"
 	"testing"
 	"time"
 
@@ -90,11 +91,7 @@ func (h *harness) new(t *testing.T) cache.Adapter {
 	return a
 }
 
-type rule struct {
-	name string
-	doc  string
-	run  func(t *testing.T, h *harness)
-}
+type rule = suite.Rule[*harness]
 
 // Run checks every rule of the contract against adapters made by newAdapter,
 // each rule a subtest of t named after it.
@@ -103,15 +100,5 @@ func Run(t *testing.T, newAdapter NewFunc, opts ...Option) {
 	for _, o := range opts {
 		o(&h.cfg)
 	}
-	for _, r := range rules {
-		t.Run(r.name, func(t *testing.T) {
-			t.Parallel()
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("rule %s: %s", r.name, r.doc)
-				}
-			})
-			r.run(t, h)
-		})
-	}
+	suite.Run(t, "rule", rules, h)
 }

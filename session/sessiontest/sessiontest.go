@@ -17,6 +17,7 @@
 package sessiontest
 
 import (
+	"github.com/cachelib-go/cachelib/internal/suite"
 	"net/url"
 	"testing"
 	"time"
@@ -59,11 +60,7 @@ func (h *harness) slack() time.Duration {
 	return h.cfg.resolution + 200*time.Millisecond
 }
 
-type rule struct {
-	name string
-	doc  string
-	run  func(t *testing.T, h *harness)
-}
+type rule = suite.Rule[*harness]
 
 // Run checks every documented behaviour of package session with adapters
 // made by newAdapter, each one a parallel subtest of t named after it.
@@ -72,17 +69,7 @@ func Run(t *testing.T, newAdapter NewFunc, opts ...Option) {
 	for _, o := range opts {
 		o(&h.cfg)
 	}
-	for _, r := range rules {
-		t.Run(r.name, func(t *testing.T) {
-			t.Parallel()
-			t.Cleanup(func() {
-				if t.Failed() {
-					t.Logf("behaviour %s: %s", r.name, r.doc)
-				}
-			})
-			r.run(t, h)
-		})
-	}
+	suite.Run(t, "behaviour", rules, h)
 }
 
 func mustURL(t *testing.T, s string) *url.URL {
