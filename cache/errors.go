@@ -25,3 +25,15 @@ var (
 	// ErrTooLarge reports a value larger than the backend accepts.
 	ErrTooLarge = errors.New("cache: value too large")
 )
+
+// Errors of Open.
+var (
+	// ErrUnknownScheme reports a URL whose scheme no imported adapter
+	// package registered.
+	ErrUnknownScheme = errors.New("cache: unknown URL scheme")
+
+	// ErrInvalidURL reports a URL that names a known scheme but cannot
+	// configure its adapter: a missing part, an unknown parameter or a
+	// value of the wrong type.
+	ErrInvalidURL = errors.New("cache: invalid URL")
+)

@@ -1,5 +1,5 @@
-// Command demo serves a small page that shows the cache at work on an
-// embedded default, a filecache in a temporary folder, so it needs no
+// Command demo serves a small page that shows the cache at work. By default
+// it runs on an embedded filecache in a temporary folder, so it needs no
 // server:
 //
 //	go run ./cmd/demo
@@ -7,7 +7,12 @@
 // then open http://127.0.0.1:8080. The page shows GetOrSet with a slow
 // loader (the first request waits for it, the next ones are instant), a visit
 // counter kept with Increment, the hits and misses so far, and a server-side
-// session kept in the same cache: log in, regenerate the session id, log out.
+// session: log in, regenerate the session id, log out.
+//
+// -cache takes the URL of any adapter (see cache.Open), and -sessions the
+// URL of the session store:
+//
+//	go run ./cmd/demo -cache 'redis://127.0.0.1:6390/0?prefix=demo:' -sessions 'redis://127.0.0.1:6390/0?prefix=demo-sessions:'
 package main
 
 import (
@@ -19,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -26,54 +32,76 @@ import (
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
-	"github.com/cachelib-go/cachelib/filecache"
 	"github.com/cachelib-go/cachelib/session"
+
+	// Every adapter, so that -cache and -sessions take any scheme, and
+	// the SQL drivers sqlcache's schemes look for.
+	_ "github.com/cachelib-go/cachelib/cache/adapters/dynamocache"
+	_ "github.com/cachelib-go/cachelib/cache/adapters/memcachedcache"
+	_ "github.com/cachelib-go/cachelib/cache/adapters/memorycache"
+	_ "github.com/cachelib-go/cachelib/cache/adapters/mongocache"
+	_ "github.com/cachelib-go/cachelib/cache/adapters/rediscache"
+	_ "github.com/cachelib-go/cachelib/cache/adapters/sqlcache"
+	_ "github.com/cachelib-go/cachelib/filecache"
+	_ "github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on")
-	dir := flag.String("dir", "", "cache folder (default: a new temporary folder, removed on exit)")
+	cacheURL := flag.String("cache", "", "URL of the cache, such as mem:// or redis://127.0.0.1:6390/0?prefix=demo: (default: a filecache in a new temporary folder, removed on exit)")
+	sessionsURL := flag.String("sessions", "", "URL of the session store; give it a prefix, folder or table of its own, or \"Clear the cache\" also ends sessions (default: a folder next to the default cache, or the -cache URL)")
 	delay := flag.Duration("delay", 1500*time.Millisecond, "how long the slow loader takes")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *dir, *delay); err != nil {
+	if err := run(ctx, *addr, *cacheURL, *sessionsURL, *delay); err != nil {
 		slog.Error("demo", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, dir string, delay time.Duration) error {
-	if dir == "" {
+// run serves the demo on addr until ctx ends, on the adapters the two URLs
+// open ("" for the defaults main documents).
+func run(ctx context.Context, addr, cacheURL, sessionsURL string, delay time.Duration) error {
+	if cacheURL == "" {
 		tmp, err := os.MkdirTemp("", "cachelib-demo-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(tmp)
-		dir = tmp
+		cacheURL = (&url.URL{Scheme: "file", Path: tmp, RawQuery: "janitor=1m"}).String()
+		if sessionsURL == "" {
+			// A folder of its own, so that "Clear the cache" on the
+			// page leaves sessions alone: Clear removes only what its
+			// adapter wrote.
+			sessionsURL = (&url.URL{Scheme: "file", Path: filepath.Join(tmp, "sessions")}).String()
+		}
 	}
-	fc, err := filecache.New(dir, filecache.WithJanitor(time.Minute))
+	if sessionsURL == "" {
+		sessionsURL = cacheURL
+	}
+	a, err := cache.Open(ctx, cacheURL)
 	if err != nil {
 		return err
 	}
-	defer fc.Close()
+	defer a.Close()
+	sa, err := cache.Open(ctx, sessionsURL)
+	if err != nil {
+		return err
+	}
+	defer sa.Close()
+	sessions := session.NewManager(sa)
+	defer sessions.Close()
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	// Sessions get a folder of their own, so "Clear the cache" on the page
-	// leaves them alone: Clear removes only what its adapter wrote.
-	sfc, err := filecache.New(filepath.Join(dir, "sessions"))
-	if err != nil {
-		return err
-	}
-	defer sfc.Close()
-	sessions := session.NewManager(sfc)
-	defer sessions.Close()
-	srv := &http.Server{Handler: newDemo(fc, sessions, delay), ReadHeaderTimeout: 5 * time.Second}
-	slog.Info("demo listening", "url", "http://"+ln.Addr().String(), "cache", "filecache", "dir", dir)
+	srv := &http.Server{Handler: newDemo(a, sessions, delay, redacted(cacheURL)), ReadHeaderTimeout: 5 * time.Second}
+	slog.Info("demo listening", "url", "http://"+ln.Addr().String(), "cache", redacted(cacheURL), "sessions", redacted(sessionsURL))
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -86,12 +114,25 @@ func run(ctx context.Context, addr, dir string, delay time.Duration) error {
 	return srv.Shutdown(shutdown)
 }
 
+// redacted is rawURL with its password hidden, for the log and the page.
+func redacted(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	return rawURL // Redacted would also write "mem://" as "mem:"
+}
+
 // demo holds the handlers; everything it shows lives in the cache itself.
 type demo struct {
 	a        cache.Adapter
 	sessions *session.Manager
 	report   *cache.Cache[report]
 	delay    time.Duration
+	backend  string // what the page says the cache runs on
 }
 
 type report struct {
@@ -109,10 +150,10 @@ const (
 	keyMisses = "demo:misses"
 )
 
-// newDemo returns the demo's handler: the cache demo on a, with sessions
-// from the given manager.
-func newDemo(a cache.Adapter, sessions *session.Manager, delay time.Duration) http.Handler {
-	d := &demo{a: a, sessions: sessions, report: cache.New[report](a, cache.WithDefaultTTL(reportTTL)), delay: delay}
+// newDemo returns the demo's handler: the cache demo on a, described on the
+// page as backend, with sessions from the given manager.
+func newDemo(a cache.Adapter, sessions *session.Manager, delay time.Duration, backend string) http.Handler {
+	d := &demo{a: a, sessions: sessions, report: cache.New[report](a, cache.WithDefaultTTL(reportTTL)), delay: delay, backend: backend}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", d.page)
 	mux.HandleFunc("POST /clear", d.clear)
@@ -133,6 +174,7 @@ func (d *demo) slowReport(ctx context.Context) (report, error) {
 }
 
 type pageData struct {
+	Backend   string
 	Report    report
 	Hit       bool
 	Took      time.Duration
@@ -169,7 +211,7 @@ func (d *demo) page(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "cache: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	data := pageData{Report: rep, Hit: !loaded, Took: took, TTL: reportTTL, Visits: visits,
+	data := pageData{Backend: d.backend, Report: rep, Hit: !loaded, Took: took, TTL: reportTTL, Visits: visits,
 		Hits: d.counter(ctx, keyHits), Misses: d.counter(ctx, keyMisses)}
 	s := session.FromContext(ctx)
 	if user, ok, err := session.GetAs[string](s, "user"); ok && err == nil {
@@ -240,7 +282,7 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 .hit{color:#1a7f37}.miss{color:#b35900}code{background:#f3f3f3;padding:0 .2em}</style></head>
 <body>
 <h1>cachelib for Go</h1>
-<p>Running on <code>filecache</code> in a temporary folder.</p>
+<p>Running on <code id="backend">{{.Backend}}</code>.</p>
 <h2>GetOrSet with a slow loader</h2>
 <p id="outcome" class="{{if .Hit}}hit{{else}}miss{{end}}">
 {{if .Hit}}Hit: served from the cache in {{.Took}}.{{else}}Miss: the loader ran, this request took {{.Took}}.{{end}}</p>
@@ -252,7 +294,7 @@ Reload the page: the next requests are instant until then.</p>
 <li>Hits: <b id="hits">{{.Hits}}</b>, misses: <b id="misses">{{.Misses}}</b></li>
 </ul>
 <form method="post" action="/clear"><button>Clear the cache</button></form>
-<h2>A server-side session in the same cache</h2>
+<h2>A server-side session</h2>
 {{if .User}}<p>Logged in as <b id="user">{{.User}}</b>; session id <code id="sid">{{.SessionID}}…</code></p>
 <form method="post" action="/regenerate" style="display:inline"><button>Regenerate the session id</button></form>
 <form method="post" action="/logout" style="display:inline"><button>Log out</button></form>

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cachelib-go/cachelib/cache"
 	"github.com/cachelib-go/cachelib/cache/adapters/memorycache"
 	"github.com/cachelib-go/cachelib/filecache"
 	"github.com/cachelib-go/cachelib/session"
@@ -67,7 +70,7 @@ func TestDemoPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer fc.Close()
-	srv := httptest.NewServer(newDemo(fc, newSessions(t), delay))
+	srv := httptest.NewServer(newDemo(fc, newSessions(t), delay, "filecache"))
 	defer srv.Close()
 
 	page, took := get(t, srv.URL)
@@ -102,7 +105,7 @@ func TestDemoConcurrentMisses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mc.Close()
-	srv := httptest.NewServer(newDemo(mc, newSessions(t), 200*time.Millisecond))
+	srv := httptest.NewServer(newDemo(mc, newSessions(t), 200*time.Millisecond, "memorycache"))
 	defer srv.Close()
 	done := make(chan string, 5)
 	for range 5 {
@@ -120,19 +123,85 @@ func TestDemoConcurrentMisses(t *testing.T) {
 	}
 }
 
-func TestRunServesAndStops(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
-	errc := make(chan error, 1)
-	go func() { errc <- run(ctx, "127.0.0.1:0", t.TempDir(), time.Millisecond) }()
-	time.Sleep(100 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("run: %v", err)
+// run opens the adapters its URLs name, serves the page on them, and
+// returns once its context ends.
+func TestRun(t *testing.T) {
+	for _, tc := range []struct{ cacheURL, sessionsURL, backend string }{
+		{"", "", "file:///"}, // the default: a filecache in a temporary folder
+		{"mem://?capacity=1MiB", "", "mem://?capacity=1MiB"},
+		{"mem://", "file://" + t.TempDir(), "mem://"},
+	} {
+		t.Run(tc.backend, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(t.Context())
+			addr := freeAddr(t)
+			errc := make(chan error, 1)
+			go func() { errc <- run(ctx, addr, tc.cacheURL, tc.sessionsURL, time.Millisecond) }()
+			page := waitForPage(t, "http://"+addr+"/")
+			if got := field(t, page, "backend"); !strings.HasPrefix(got, tc.backend) {
+				t.Errorf("page says it runs on %q, want %q", got, tc.backend)
+			}
+			if v := field(t, page, "visits"); v != "1" {
+				t.Errorf("visits on the first page: %s", v)
+			}
+			cancel()
+			select {
+			case err := <-errc:
+				if err != nil {
+					t.Fatalf("run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("run did not return after its context ended")
+			}
+		})
+	}
+}
+
+// A URL that opens nothing stops run before it serves, with an error that
+// says why.
+func TestRunBadURLs(t *testing.T) {
+	for _, tc := range []struct {
+		cacheURL, sessionsURL string
+		want                  error
+	}{
+		{"mem://?capasity=1MiB", "", cache.ErrInvalidURL},
+		{"mem://", "nosuch://x", cache.ErrUnknownScheme},
+	} {
+		err := run(t.Context(), freeAddr(t), tc.cacheURL, tc.sessionsURL, time.Millisecond)
+		if !errors.Is(err, tc.want) {
+			t.Errorf("run with -cache %q -sessions %q: %v, want %v", tc.cacheURL, tc.sessionsURL, err, tc.want)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("run did not return after its context ended")
+	}
+}
+
+// freeAddr returns a local address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitForPage returns the page at url once the server answers.
+func waitForPage(t *testing.T, url string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %s: %s", url, resp.Status, body)
+			}
+			return string(body)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -156,7 +225,7 @@ func TestDemoSession(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer mc.Close()
-	srv := httptest.NewServer(newDemo(mc, newSessions(t), time.Millisecond))
+	srv := httptest.NewServer(newDemo(mc, newSessions(t), time.Millisecond, "memorycache"))
 	defer srv.Close()
 	jar, _ := cookiejar.New(nil)
 	client := &http.Client{Jar: jar}

@@ -193,6 +193,7 @@ type Cache struct {
 	maxRawKey    int
 	maxIdle      int           // the client's idle connections per server
 	slowest      time.Duration // how long a call lasts at most without a context
+	ownsClient   bool          // opened by cache.Open: Close closes the client
 
 	ns atomic.Pointer[namespace]
 	// sem is held by whoever reads or advances the generation, so that an
@@ -870,11 +871,16 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
 
 // Close makes every later call return cache.ErrClosed and waits for calls
 // in flight, including those abandoned by their context, which end within
-// the client's Timeout. It does not close the client.
+// the client's Timeout. It does not close a client given to New, which
+// stays the caller's; it closes the client that cache.Open created.
 func (c *Cache) Close() error {
 	c.mu.Lock()
+	first := !c.closed
 	c.closed = true
 	c.mu.Unlock()
 	c.calls.Wait()
+	if first && c.ownsClient {
+		return c.client.Close()
+	}
 	return nil
 }

@@ -109,13 +109,15 @@ const (
 )
 
 // Cache is a cache.Adapter on a Redis client. It also implements
-// cache.Incrementer and cache.Batcher. It is safe for concurrent use.
+// cache.Incrementer, cache.Batcher and cache.TTLGetter. It is safe for
+// concurrent use.
 type Cache struct {
 	client          redis.UniversalClient
 	topo            topology
 	prefix          string
 	pattern         string // SCAN MATCH pattern of Clear
 	unprefixedClear bool
+	ownsClient      bool // opened by cache.Open: Close closes the client
 	closed          atomic.Bool
 }
 
@@ -123,6 +125,7 @@ var _ interface {
 	cache.Adapter
 	cache.Incrementer
 	cache.Batcher
+	cache.TTLGetter
 } = (*Cache)(nil)
 
 // New returns a Cache on client, which can be a *redis.Client (also from
@@ -256,6 +259,38 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, fail(ctx, "get", err)
 	}
 	return copyBytes(v), nil
+}
+
+// GetWithTTL returns the value under key and the time it has left to live
+// (0 for none), from GET and PTTL sent together in one round trip; it makes
+// the Cache a cache.TTLGetter, so a Chain fills faster layers with the TTL
+// that is left.
+func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	if err := c.ready(ctx); err != nil {
+		return nil, 0, err
+	}
+	k := c.key(key)
+	var get *redis.StringCmd
+	var pttl *redis.DurationCmd
+	_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get, pttl = p.Get(ctx, k), p.PTTL(ctx, k)
+		return nil
+	})
+	v, gerr := get.Result()
+	switch {
+	case errors.Is(gerr, redis.Nil):
+		return nil, 0, cache.ErrNotFound
+	case err != nil:
+		return nil, 0, fail(ctx, "get", err)
+	}
+	ttl := pttl.Val()
+	switch {
+	case ttl == -1: // no expiry
+		ttl = 0
+	case ttl <= 0: // expired between GET and PTTL
+		return nil, 0, cache.ErrNotFound
+	}
+	return copyBytes(v), ttl, nil
 }
 
 // Set stores value under key with SET PX; a ttl of 0 never expires.
@@ -533,10 +568,13 @@ func (c *Cache) clearNode(ctx context.Context, node redis.Cmdable, topo topology
 }
 
 // Close marks the Cache closed: every later call returns cache.ErrClosed.
-// It does not close the client, which belongs to the caller.
+// It does not close a client given to New, which belongs to the caller; it
+// closes the client that cache.Open created.
 func (c *Cache) Close() error {
-	c.closed.Store(true)
-	return nil
+	if c.closed.Swap(true) || !c.ownsClient {
+		return nil
+	}
+	return c.client.Close()
 }
 
 func (c *Cache) group(keys []string) [][]string { return groupKeys(c.topo, keys) }

@@ -1,0 +1,134 @@
+package rediscache
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/urlparam"
+	"github.com/redis/go-redis/v9"
+)
+
+// Importing the package registers these schemes with cache.Open ("rediss"
+// in place of "redis" for TLS):
+//
+//	redis://[user:password@]host:port[/db][?prefix=app:]
+//	redis+cluster://[user:password@]host1:7000,host2:7001[?prefix=app:]
+//	redis+sentinel://[user:password@]host1:26379,host2:26379[/db]?master_name=mymaster[&prefix=app:]
+//
+// Two parameters belong to this package: prefix is WithPrefix, and
+// unprefixed_clear=true is WithUnprefixedClear. Every other parameter is
+// go-redis's own (redis.ParseURL, redis.ParseClusterURL and
+// redis.ParseFailoverURL list them: dial_timeout, pool_size, ...), so an
+// unknown one is an error. A host list names every node a cluster client
+// starts from, or every sentinel; for Sentinel, user and password are the
+// sentinel's, and the master's go in the username and password parameters.
+// The client is created with ContextTimeoutEnabled, and Open checks that
+// the server answers a PING within ctx. Close closes the client.
+func init() {
+	for _, tls := range []string{"", "s"} {
+		cache.Register("redis"+tls, open(parseSingle))
+		cache.Register("redis"+tls+"+cluster", open(parseCluster))
+		cache.Register("redis"+tls+"+sentinel", open(parseSentinel))
+	}
+}
+
+// A parser makes a go-redis client from the URL as go-redis reads it: a
+// "redis" or "rediss" scheme, one host, and the extra hosts as addr
+// parameters.
+type parser func(goRedisURL string) (redis.UniversalClient, error)
+
+func parseSingle(s string) (redis.UniversalClient, error) {
+	o, err := redis.ParseURL(s)
+	if err != nil {
+		return nil, err
+	}
+	o.ContextTimeoutEnabled = true
+	return redis.NewClient(o), nil
+}
+
+func parseCluster(s string) (redis.UniversalClient, error) {
+	o, err := redis.ParseClusterURL(s)
+	if err != nil {
+		return nil, err
+	}
+	o.ContextTimeoutEnabled = true
+	return redis.NewClusterClient(o), nil
+}
+
+func parseSentinel(s string) (redis.UniversalClient, error) {
+	o, err := redis.ParseFailoverURL(s)
+	if err != nil {
+		return nil, err
+	}
+	if o.MasterName == "" {
+		return nil, urlparam.Errorf("a Sentinel URL needs the master_name parameter")
+	}
+	o.ContextTimeoutEnabled = true
+	return redis.NewFailoverClient(o), nil
+}
+
+func open(parse parser) cache.OpenFunc {
+	return func(ctx context.Context, u *url.URL) (cache.Adapter, error) {
+		p := urlparam.New(u)
+		var opts []Option
+		if prefix := p.String("prefix", ""); prefix != "" {
+			opts = append(opts, WithPrefix(prefix))
+		}
+		if p.Bool("unprefixed_clear", false) {
+			opts = append(opts, WithUnprefixedClear())
+		}
+		if err := p.Err(); err != nil {
+			return nil, err
+		}
+		if u.Opaque != "" || u.Host == "" {
+			return nil, urlparam.Errorf("want %s://host:port", u.Scheme)
+		}
+		// go-redis knows the schemes redis and rediss and takes one host;
+		// further hosts are its addr parameters.
+		gu := *u
+		gu.Scheme, _, _ = strings.Cut(u.Scheme, "+")
+		hosts := strings.Split(u.Host, ",")
+		if len(hosts) > 1 && gu.Scheme == u.Scheme {
+			return nil, urlparam.Errorf("%s:// takes one host; a list of hosts is for %s+cluster:// or %s+sentinel://", u.Scheme, u.Scheme, u.Scheme)
+		}
+		for _, h := range hosts {
+			// go-redis adds port 6379 to a host without one, and would
+			// dial whatever else it is given.
+			if _, _, err := net.SplitHostPort(h); err != nil && strings.Contains(h, ":") && !strings.HasPrefix(h, "[") {
+				return nil, urlparam.Errorf("host %q: %v", h, err.(*net.AddrError).Err)
+			}
+		}
+		rest, err := url.ParseQuery(p.Rest())
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := rest["addr"]; ok {
+			return nil, urlparam.Errorf("list hosts as host1:port,host2:port rather than in addr parameters")
+		}
+		for _, h := range hosts[1:] {
+			rest.Add("addr", h)
+		}
+		gu.Host, gu.RawQuery = hosts[0], rest.Encode()
+		client, err := parse(gu.String())
+		if err != nil {
+			// go-redis reports the unknown parameters and bad values
+			// of a URL it cannot read.
+			return nil, fmt.Errorf("%w: %w (rediscache reads prefix and unprefixed_clear; go-redis reads the other parameters)", cache.ErrInvalidURL, err)
+		}
+		c, err := New(client, opts...)
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		c.ownsClient = true
+		if err := client.Ping(ctx).Err(); err != nil {
+			client.Close()
+			return nil, fmt.Errorf("rediscache: PING: %w", err)
+		}
+		return c, nil
+	}
+}

@@ -1,0 +1,28 @@
+package cachetest
+
+import (
+	"testing"
+
+	"github.com/cachelib-go/cachelib/cache"
+)
+
+// Open opens rawURL with cache.Open, failing t if that fails, and closes
+// the adapter when t ends. With Run it checks that the adapter a URL opens
+// keeps the contract:
+//
+//	cachetest.Run(t, func(t *testing.T) cache.Adapter {
+//		return cachetest.Open(t, "mem://")
+//	})
+func Open(t testing.TB, rawURL string) cache.Adapter {
+	t.Helper()
+	a, err := cache.Open(t.Context(), rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			t.Errorf("Close of the adapter %s opened: %v", rawURL, err)
+		}
+	})
+	return a
+}

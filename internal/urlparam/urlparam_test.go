@@ -1,0 +1,95 @@
+package urlparam
+
+import (
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cachelib-go/cachelib/cache"
+)
+
+func params(t *testing.T, query string) *Params {
+	t.Helper()
+	u, err := url.Parse("x://h/?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New(u)
+}
+
+func TestValues(t *testing.T) {
+	p := params(t, "s=a%3Ab&n=12&d=1m30s&b=false&flag&m=64MiB&k=2KB&z=100")
+	if got := p.String("s", "def"); got != "a:b" {
+		t.Errorf("String = %q", got)
+	}
+	if got := p.Int("n", 0, 1); got != 12 {
+		t.Errorf("Int = %d", got)
+	}
+	if got := p.Duration("d", 0); got != 90*time.Second {
+		t.Errorf("Duration = %v", got)
+	}
+	if got := p.Bool("b", true); got {
+		t.Errorf("Bool(b) = true")
+	}
+	if got := p.Bool("flag", false); !got {
+		t.Errorf("Bool(flag) without a value = false")
+	}
+	if m, k, z := p.Size("m", 0), p.Size("k", 0), p.Size("z", 0); m != 64<<20 || k != 2000 || z != 100 {
+		t.Errorf("Size = %d, %d, %d", m, k, z)
+	}
+	if got := p.Int("absent", 7, 0); got != 7 {
+		t.Errorf("absent Int = %d, want the default", got)
+	}
+	if err := p.Done(); err != nil {
+		t.Errorf("Done after reading every parameter: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, tc := range []struct {
+		query string
+		read  func(p *Params)
+		want  string
+	}{
+		{"n=x", func(p *Params) { p.Int("n", 0, 0) }, `n="x": want an integer of at least 0`},
+		{"n=-1", func(p *Params) { p.Int("n", 0, 0) }, `n="-1": want an integer of at least 0`},
+		{"d=5", func(p *Params) { p.Duration("d", 0) }, `d="5": want a duration such as`},
+		{"d=-1s", func(p *Params) { p.Duration("d", 0) }, `d="-1s": want a duration such as`},
+		{"m=0", func(p *Params) { p.Size("m", 0) }, `m="0": want a positive size`},
+		{"m=12XB", func(p *Params) { p.Size("m", 0) }, `m="12XB": want a positive size`},
+		{"m=9000000000GiB", func(p *Params) { p.Size("m", 0) }, `m="9000000000GiB": want a positive size`},
+		{"b=yes", func(p *Params) { p.Bool("b", false) }, `b="yes": want true or false`},
+		{"s=a&s=b", func(p *Params) { p.String("s", "") }, `s="a,b": want given once`},
+		{"s=a&tpyo=1&zz=2", func(p *Params) { p.String("s", ""); p.Int("n", 0, 0) }, "unknown parameter tpyo, zz (this scheme accepts parameters n, s)"},
+		{"x=1", func(p *Params) {}, "unknown parameter x (this scheme accepts no parameters)"},
+		{"a=%zz", func(p *Params) {}, "query: invalid URL escape"},
+	} {
+		p := params(t, tc.query)
+		tc.read(p)
+		err := p.Done()
+		if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("?%s: Done = %v; want ErrInvalidURL saying %q", tc.query, err, tc.want)
+		}
+	}
+}
+
+// Rest hands the parameters not read to a client library, in a form that
+// parses back to the same values.
+func TestRest(t *testing.T) {
+	p := params(t, "prefix=app%3A&dial_timeout=3s&addr=h1%3A1&addr=h2%3A2")
+	if got := p.String("prefix", ""); got != "app:" {
+		t.Fatalf("prefix = %q", got)
+	}
+	rest, err := url.ParseQuery(p.Rest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rest) != 2 || rest.Get("dial_timeout") != "3s" || strings.Join(rest["addr"], " ") != "h1:1 h2:2" {
+		t.Errorf("Rest = %q", p.Rest())
+	}
+	if p.Err() != nil {
+		t.Errorf("Err = %v", p.Err())
+	}
+}
