@@ -1,10 +1,8 @@
 package filecache
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -46,20 +44,12 @@ func TestOpenOptions(t *testing.T) {
 }
 
 func TestOpenBadURLs(t *testing.T) {
-	for url, want := range map[string]string{
+	cachetest.BadURLs(t, map[string]string{
 		"file://server/share":       `host "server": the folder must be local`,
 		"file://":                   "without a folder",
 		"file:///tmp/x?mode=999":    `mode="999": want permission bits in octal`,
 		"file:///tmp/x?threshold=-": `threshold="-": want an integer of at least 0`,
 		"file:///tmp/x?janitor=5":   `janitor="5": want a duration such as`,
 		"file:///tmp/x?treshold=5":  "unknown parameter treshold (this scheme accepts parameters janitor, mode, threshold)",
-	} {
-		a, err := cache.Open(t.Context(), url)
-		if err == nil {
-			a.Close()
-		}
-		if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want) {
-			t.Errorf("Open(%q) = %v; want cache.ErrInvalidURL saying %q", url, err, want)
-		}
-	}
+	})
 }

@@ -1,6 +1,8 @@
 package cachetest
 
 import (
+	"errors"
+	"strings"
 	"testing"
 
 	"github.com/cachelib-go/cachelib/cache"
@@ -25,4 +27,20 @@ func Open(t testing.TB, rawURL string) cache.Adapter {
 		}
 	})
 	return a
+}
+
+// BadURLs checks that cache.Open refuses each URL of cases with an error
+// that wraps cache.ErrInvalidURL and contains the text the URL maps to,
+// which should name the problem.
+func BadURLs(t *testing.T, cases map[string]string) {
+	t.Helper()
+	for rawURL, want := range cases {
+		a, err := cache.Open(t.Context(), rawURL)
+		if err == nil {
+			a.Close()
+		}
+		if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Open(%q) = %v; want cache.ErrInvalidURL saying %q", rawURL, err, want)
+		}
+	}
 }

@@ -129,7 +129,7 @@ func forward(t *testing.T, upstream string) *forwarder {
 }
 
 func TestOpenBadURLs(t *testing.T) {
-	for rawURL, want := range map[string]string{
+	cachetest.BadURLs(t, map[string]string{
 		"memcached://":                         "want memcached://host:port",
 		"memcached:///tmp/sock":                "want memcached://host:port",
 		"memcached://h:1/path":                 "want memcached://host:port",
@@ -138,15 +138,7 @@ func TestOpenBadURLs(t *testing.T) {
 		"memcached://h:1?max_value_size=-1":    `max_value_size="-1": want a positive size`,
 		"memcached://h:1?prefix=a&prefix=b":    `prefix="a,b": want given once`,
 		"memcached://h:1?generaton_refresh=1s": "unknown parameter generaton_refresh",
-	} {
-		a, err := cache.Open(t.Context(), rawURL)
-		if err == nil {
-			a.Close()
-		}
-		if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want) {
-			t.Errorf("Open(%q) = %v; want cache.ErrInvalidURL saying %q", rawURL, err, want)
-		}
-	}
+	})
 }
 
 // A server that does not answer makes Open fail by ctx's deadline.

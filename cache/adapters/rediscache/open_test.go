@@ -85,7 +85,7 @@ func TestOpenOwnsItsClient(t *testing.T) {
 
 func TestOpenBadURLs(t *testing.T) {
 	addr := standaloneAddr(t)
-	for rawURL, want := range map[string]string{
+	cachetest.BadURLs(t, map[string]string{
 		"redis://":                                 "want redis://host:port",
 		"redis:" + addr:                            "want redis://host:port",
 		"redis://h1:1,h2:2":                        "redis:// takes one host",
@@ -94,15 +94,7 @@ func TestOpenBadURLs(t *testing.T) {
 		"redis://" + addr + "/?unprefixed_clear=2": `unprefixed_clear="2": want true or false`,
 		"redis+cluster://" + addr + "?addr=h:1":    "list hosts as host1:port,host2:port",
 		"redis+sentinel://" + addr:                 "needs the master_name parameter",
-	} {
-		a, err := cache.Open(t.Context(), rawURL)
-		if err == nil {
-			a.Close()
-		}
-		if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want) {
-			t.Errorf("Open(%q) = %v; want cache.ErrInvalidURL saying %q", rawURL, err, want)
-		}
-	}
+	})
 }
 
 // A server that does not answer makes Open fail within its context, and
