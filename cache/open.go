@@ -94,12 +94,7 @@ func Open(ctx context.Context, rawURL string) (Adapter, error) {
 		}
 		return nil, &OpenError{URL: "(unparsable)", Err: fmt.Errorf("%w: %w", ErrInvalidURL, err)}
 	}
-	// The URL as given, unless it holds a password (url.URL.Redacted would
-	// also turn "mem://?x" into "mem:?x").
-	shown := rawURL
-	if _, ok := u.User.Password(); ok {
-		shown = u.Redacted()
-	}
+	shown := redact(rawURL, u)
 	if u.Scheme == "" {
 		return nil, &OpenError{URL: shown, Err: fmt.Errorf("%w: no scheme (want scheme://...; registered: %s)", ErrInvalidURL, strings.Join(Schemes(), ", "))}
 	}
@@ -114,6 +109,47 @@ func Open(ctx context.Context, rawURL string) (Adapter, error) {
 		return nil, &OpenError{URL: shown, Err: err}
 	}
 	return a, nil
+}
+
+// redact returns rawURL, parsed as u, with every secret it can spot replaced
+// by "xxxxx": the password of the user part, also in an opaque URL such as
+// "postgresql:user:pw@host", parameters whose names say they hold a
+// secret, and passwords of URLs given as parameter values. A URL without
+// secrets is returned as given (url.URL.String would turn "mem://?x" into
+// "mem:?x").
+func redact(rawURL string, u *url.URL) string {
+	r := *u
+	changed := false
+	if _, ok := u.User.Password(); ok {
+		r.User, changed = url.UserPassword(u.User.Username(), "xxxxx"), true
+	}
+	if at := strings.LastIndexByte(u.Opaque, '@'); at >= 0 {
+		if user, _, ok := strings.Cut(u.Opaque[:at], ":"); ok {
+			r.Opaque, changed = user+":xxxxx"+u.Opaque[at:], true
+		}
+	}
+	if q, err := url.ParseQuery(u.RawQuery); err == nil {
+		queryChanged := false
+		for k, vs := range q {
+			for i, v := range vs {
+				name := strings.ToLower(k)
+				if strings.Contains(name, "password") || strings.Contains(name, "secret") || strings.Contains(name, "token") {
+					vs[i], queryChanged = "xxxxx", true
+				} else if vu, err := url.Parse(v); err == nil && vu.User != nil {
+					if _, ok := vu.User.Password(); ok {
+						vs[i], queryChanged = vu.Redacted(), true
+					}
+				}
+			}
+		}
+		if queryChanged {
+			r.RawQuery, changed = q.Encode(), true
+		}
+	}
+	if !changed {
+		return rawURL
+	}
+	return r.String()
 }
 
 // OpenError is the error of Open: what went wrong with which URL.

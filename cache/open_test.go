@@ -60,10 +60,14 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 		"mem://user:s3cret@host",
 		"redis://user:s3cret@h:1:2/0",
 		"redis://user:s3cret@h:1/0?bad=1",
+		"nosuch:user:s3cret@host/db",
+		"nosuch://host/db?password=s3cret&x=1",
+		"nosuch://host/db?sentinel_Password=s3cret",
+		"nosuch://host/db?endpoint=http://u:s3cret@proxy:8000",
 	} {
 		_, err := cache.Open(t.Context(), raw)
-		if err == nil || strings.Contains(err.Error(), "s3cret") {
-			t.Errorf("Open(%q) = %v; want an error without the password", raw, err)
+		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "xxxxx") {
+			t.Errorf("Open(%q) = %v; want an error showing the URL without the password", raw, err)
 		}
 	}
 }

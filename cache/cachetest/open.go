@@ -2,6 +2,7 @@ package cachetest
 
 import (
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -31,7 +32,8 @@ func Open(t testing.TB, rawURL string) cache.Adapter {
 
 // BadURLs checks that cache.Open refuses each URL of cases with an error
 // that wraps cache.ErrInvalidURL and contains the text the URL maps to,
-// which should name the problem.
+// which should name the problem, and that the error never shows the
+// password of a URL that has one.
 func BadURLs(t *testing.T, cases map[string]string) {
 	t.Helper()
 	for rawURL, want := range cases {
@@ -40,7 +42,12 @@ func BadURLs(t *testing.T, cases map[string]string) {
 			a.Close()
 		}
 		if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want) {
-			t.Errorf("Open(%q) = %v; want cache.ErrInvalidURL saying %q", rawURL, err, want)
+			t.Errorf("Open(%.80q) = %v; want cache.ErrInvalidURL saying %q", rawURL, err, want)
+		}
+		if u, perr := url.Parse(rawURL); perr == nil && err != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" && strings.Contains(err.Error(), pw) {
+				t.Errorf("Open(%.80q): the error shows the password: %v", rawURL, err)
+			}
 		}
 	}
 }

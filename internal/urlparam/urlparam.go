@@ -154,6 +154,16 @@ func (p *Params) Err() error { return p.err }
 // rather than Done.
 func (p *Params) Rest() string { return p.q.Encode() }
 
+// Unread returns a copy of the parameters not read, for an adapter that
+// edits them before handing them on; like Rest, it goes with Err.
+func (p *Params) Unread() url.Values {
+	q := make(url.Values, len(p.q))
+	for k, vs := range p.q {
+		q[k] = slices.Clone(vs)
+	}
+	return q
+}
+
 // Done returns the first error met reading parameters or, failing that, an
 // error naming the parameters that were never read: a parameter the adapter
 // does not know is a mistake to report, not to ignore. The message lists

@@ -89,6 +89,11 @@ func TestRest(t *testing.T) {
 	if len(rest) != 2 || rest.Get("dial_timeout") != "3s" || strings.Join(rest["addr"], " ") != "h1:1 h2:2" {
 		t.Errorf("Rest = %q", p.Rest())
 	}
+	unread := p.Unread()
+	unread.Add("addr", "h3:3")
+	if len(unread) != 2 || len(unread["addr"]) != 3 || p.Rest() != rest.Encode() {
+		t.Errorf("Unread = %v, and after changing it Rest = %q", unread, p.Rest())
+	}
 	if p.Err() != nil {
 		t.Errorf("Err = %v", p.Err())
 	}

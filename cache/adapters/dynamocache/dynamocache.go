@@ -185,8 +185,8 @@ func New(ctx context.Context, client *dynamodb.Client, table string, opts ...Opt
 	if table == "" {
 		return nil, errors.New("dynamocache: empty table name")
 	}
-	if len(cfg.prefix) > MaxKeySize-hashedKeySize-1 {
-		return nil, fmt.Errorf("dynamocache: prefix of %d bytes leaves no room for keys within DynamoDB's %d-byte partition key", len(cfg.prefix), MaxKeySize)
+	if err := checkPrefix(cfg.prefix); err != nil {
+		return nil, err
 	}
 	c := &Cache{client: client, table: aws.String(table), prefix: cfg.prefix}
 	if cfg.create {
@@ -207,6 +207,15 @@ func New(ctx context.Context, client *dynamodb.Client, table string, opts ...Opt
 		}
 	}
 	return c, nil
+}
+
+// checkPrefix refuses a prefix too long for New, which open does too
+// before it makes a client.
+func checkPrefix(prefix string) error {
+	if len(prefix) > MaxKeySize-hashedKeySize-1 {
+		return fmt.Errorf("dynamocache: prefix of %d bytes leaves no room for keys within DynamoDB's %d-byte partition key", len(prefix), MaxKeySize)
+	}
+	return nil
 }
 
 func checkSchema(t *types.TableDescription) error {
@@ -570,7 +579,9 @@ func (c *Cache) deleteLive(ctx context.Context, pk []byte) (bool, error) {
 }
 
 // Close marks the cache closed; every method then returns cache.ErrClosed.
-// The client is left open for its owner. Close starts no goroutine and stops
+// The client is left as it is: one given to New belongs to the caller, and
+// one that cache.Open made holds nothing to release (its idle HTTP
+// connections close on their own). Close starts no goroutine and stops
 // none: calls in flight finish on their own contexts.
 func (c *Cache) Close() error {
 	c.closed.Store(true)

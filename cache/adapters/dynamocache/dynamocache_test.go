@@ -99,6 +99,12 @@ func newTable(t testing.TB, client *dynamodb.Client) string {
 		t.Fatal(err)
 	}
 	c.Close()
+	deleteAtEnd(t, client, table)
+	return table
+}
+
+// deleteAtEnd deletes table when the test ends.
+func deleteAtEnd(t testing.TB, client *dynamodb.Client, table string) {
 	t.Cleanup(func() {
 		// t.Context() has ended by the time cleanups run.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -107,7 +113,6 @@ func newTable(t testing.TB, client *dynamodb.Client) string {
 			t.Errorf("delete table %s: %v", table, err)
 		}
 	})
-	return table
 }
 
 func newCache(t testing.TB, client *dynamodb.Client, table string, opts ...dynamocache.Option) *dynamocache.Cache {

@@ -49,7 +49,9 @@
 // FerretDB a Set racing an Increment of the same key may be lost, as any
 // two updates racing there may be.
 //
-// Close does not disconnect the client, which belongs to the caller.
+// Close does not disconnect a client given to New, which belongs to the
+// caller; it disconnects the one that cache.Open connected for a mongodb://
+// or mongodb+srv:// URL.
 package mongocache
 
 import (
@@ -120,11 +122,12 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l }
 // Cache is a cache.Adapter on a MongoDB collection. It also implements
 // cache.Incrementer, cache.Batcher and cache.Sweeper. Create it with New.
 type Cache struct {
-	coll     *mongo.Collection
-	prefix   string
-	lockKeys bool // the server's updates are not atomic (FerretDB)
-	ttlIndex bool
-	closed   atomic.Bool
+	coll       *mongo.Collection
+	prefix     string
+	lockKeys   bool // the server's updates are not atomic (FerretDB)
+	ttlIndex   bool
+	ownsClient bool // opened by cache.Open: Close disconnects the client
+	closed     atomic.Bool
 }
 
 var _ interface {
@@ -143,8 +146,8 @@ func New(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Cache, e
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if !utf8.ValidString(cfg.prefix) || strings.HasPrefix(cfg.prefix, lockMark) {
-		return nil, fmt.Errorf("mongocache: prefix %q must be valid UTF-8 and not start with 0x00", cfg.prefix)
+	if err := checkPrefix(cfg.prefix); err != nil {
+		return nil, err
 	}
 	c := &Cache{coll: coll, prefix: cfg.prefix}
 
@@ -180,15 +183,28 @@ func New(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Cache, e
 	return c, nil
 }
 
+// checkPrefix refuses a prefix that New cannot use, which open does too
+// before it connects.
+func checkPrefix(prefix string) error {
+	if !utf8.ValidString(prefix) || strings.HasPrefix(prefix, lockMark) {
+		return fmt.Errorf("mongocache: prefix %q must be valid UTF-8 and not start with 0x00", prefix)
+	}
+	return nil
+}
+
 // TTLIndex reports whether the server removes expired documents by itself
 // (New created a TTL index). Reads ignore expired documents either way.
 func (c *Cache) TTLIndex() bool { return c.ttlIndex }
 
-// Close marks the cache closed; it starts no goroutines and leaves the
-// client connected.
+// Close marks the cache closed; the cache starts no goroutines. It leaves
+// a client given to New connected, since that client belongs to the
+// caller, and disconnects the client that cache.Open connected, waiting at
+// most disconnectTimeout for operations in flight to end.
 func (c *Cache) Close() error {
-	c.closed.Store(true)
-	return nil
+	if c.closed.Swap(true) || !c.ownsClient {
+		return nil
+	}
+	return disconnect(c.coll.Database().Client())
 }
 
 func (c *Cache) open(ctx context.Context) error {

@@ -102,10 +102,7 @@ func open(parse parser) cache.OpenFunc {
 				return nil, urlparam.Errorf("host %q: %v", h, err.(*net.AddrError).Err)
 			}
 		}
-		rest, err := url.ParseQuery(p.Rest())
-		if err != nil {
-			return nil, err
-		}
+		rest := p.Unread()
 		if _, ok := rest["addr"]; ok {
 			return nil, urlparam.Errorf("list hosts as host1:port,host2:port rather than in addr parameters")
 		}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"net/url"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -35,28 +36,46 @@ type backend struct {
 	// via opens the same database through a proxy at addr, and returns
 	// the address of the real server to put the proxy in front of.
 	via func(t testing.TB, proxy func(upstream string) (addr string)) *sql.DB
+	// url is the URL of the same database for cache.Open; for SQLite, a
+	// new file on each call.
+	url func(t testing.TB) string
 }
 
 var backends = []backend{
-	{"postgres", openPostgres, postgresVia},
-	{"mysql", openMySQL, mysqlVia},
-	{"sqlite", openSQLite, nil},
+	{"postgres", openPostgres, postgresVia, postgresURL},
+	{"mysql", openMySQL, mysqlVia, mysqlURL},
+	{"sqlite", openSQLite, nil, sqliteURL},
 }
 
-func postgresConfig(t testing.TB) *pgx.ConnConfig {
+// postgresDSN returns the server's DSN after checking that it is up.
+func postgresDSN(t testing.TB) string {
 	t.Helper()
-	dsn := testenv.DSN(t, postgresEnv, postgresDef, func(dsn string) (string, error) {
+	return testenv.DSN(t, postgresEnv, postgresDef, func(dsn string) (string, error) {
 		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil {
 			return "", err
 		}
 		return net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), nil
 	})
-	cfg, err := pgx.ParseConfig(dsn)
+}
+
+func postgresConfig(t testing.TB) *pgx.ConnConfig {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(postgresDSN(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// postgresURL is the server's DSN, which must be in URL form.
+func postgresURL(t testing.TB) string {
+	t.Helper()
+	dsn := postgresDSN(t)
+	if u, err := url.Parse(dsn); err != nil || u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		t.Fatalf("%s=%q: the tests of cache.Open need a postgres:// URL", postgresEnv, dsn)
+	}
+	return dsn
 }
 
 func openPostgres(t testing.TB) *sql.DB {
@@ -110,6 +129,20 @@ func mysqlVia(t testing.TB, proxy func(string) string) *sql.DB {
 	return openMySQLConfig(t, cfg)
 }
 
+// mysqlURL writes the server's DSN as a mysql:// URL.
+func mysqlURL(t testing.TB) string {
+	t.Helper()
+	cfg := mysqlConfig(t)
+	if cfg.Net != "tcp" {
+		t.Fatalf("%s: the tests of cache.Open need a server on TCP, not %s", mysqlEnv, cfg.Net)
+	}
+	u := url.URL{Scheme: "mysql", User: url.UserPassword(cfg.User, cfg.Passwd), Host: cfg.Addr, Path: "/" + cfg.DBName}
+	if cfg.Passwd == "" {
+		u.User = url.User(cfg.User)
+	}
+	return u.String()
+}
+
 // openSQLite opens a fresh database file. SQLite allows one writer at a
 // time; with a single connection, writes queue in database/sql instead of
 // meeting each other's locks, so "database is locked" cannot happen. The
@@ -123,6 +156,10 @@ func openSQLite(t testing.TB) *sql.DB {
 	}
 	db.SetMaxOpenConns(1)
 	return closeWith(t, db)
+}
+
+func sqliteURL(t testing.TB) string {
+	return "sqlite://" + filepath.Join(t.TempDir(), "cache.db")
 }
 
 func closeWith(t testing.TB, db *sql.DB) *sql.DB {

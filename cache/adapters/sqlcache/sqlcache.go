@@ -47,8 +47,9 @@
 //
 // The adapter never closes the *sql.DB it was given: Close only stops this
 // adapter (its prepared statements), and afterwards its methods return
-// cache.ErrClosed. Every query runs with the caller's context, which
-// database/sql and the drivers honour.
+// cache.ErrClosed. The *sql.DB that cache.Open opens for a postgres, mysql or
+// sqlite URL belongs to the adapter, and Close closes it too. Every query
+// runs with the caller's context, which database/sql and the drivers honour.
 //
 // With MySQL, Add learns whether it stored its value from the affected-rows
 // count, which requires the driver's default clientFoundRows=false. A
@@ -160,6 +161,7 @@ type Cache struct {
 	mu     sync.RWMutex
 	closed bool
 	st     prepared
+	ownsDB bool // opened by cache.Open: Close closes db
 }
 
 // prepared are the single-key statements, prepared by New.
@@ -181,18 +183,12 @@ var _ interface {
 // New returns a Cache on a table of db, creating the table unless
 // WithoutCreateTable is given, and prepares its statements.
 func New(ctx context.Context, db *sql.DB, opts ...Option) (*Cache, error) {
-	cfg := config{table: DefaultTable, createTable: true}
-	for _, o := range opts {
-		o(&cfg)
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
 	}
 	if db == nil {
 		return nil, errors.New("sqlcache: nil *sql.DB")
-	}
-	if !identifier.MatchString(cfg.table) {
-		return nil, fmt.Errorf("sqlcache: table name %q: want letters, digits and underscores, not starting with a digit, at most 59 bytes", cfg.table)
-	}
-	if len(cfg.prefix) > MaxPrefixLen {
-		return nil, fmt.Errorf("sqlcache: prefix of %d bytes, at most %d allowed", len(cfg.prefix), MaxPrefixLen)
 	}
 	if cfg.dialect == 0 {
 		d, err := detect(db.Driver())
@@ -238,6 +234,22 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Cache, error) {
 		}
 	}
 	return c, nil
+}
+
+// newConfig applies opts to the defaults and checks the table name and the
+// prefix, which open does too before it opens a database.
+func newConfig(opts []Option) (config, error) {
+	cfg := config{table: DefaultTable, createTable: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if !identifier.MatchString(cfg.table) {
+		return cfg, fmt.Errorf("sqlcache: table name %q: want letters, digits and underscores, not starting with a digit, at most 59 bytes", cfg.table)
+	}
+	if len(cfg.prefix) > MaxPrefixLen {
+		return cfg, fmt.Errorf("sqlcache: prefix of %d bytes, at most %d allowed", len(cfg.prefix), MaxPrefixLen)
+	}
+	return cfg, nil
 }
 
 // createTable runs the statements that create the table and its index, in
@@ -288,8 +300,9 @@ func (d Dialect) keyRange(prefix string, first int) (string, []any) {
 	return "k >= " + d.placeholders(first, 1) + " AND k < " + d.placeholders(first+1, 1), []any{lo, hi}
 }
 
-// Close releases the adapter's prepared statements. It does not close the
-// *sql.DB. Close is idempotent; afterwards every method returns
+// Close releases the adapter's prepared statements. It does not close a
+// *sql.DB given to New, which belongs to the caller; it closes the one that
+// cache.Open opened. Close is idempotent; afterwards every method returns
 // cache.ErrClosed.
 func (c *Cache) Close() error {
 	c.mu.Lock()
@@ -298,7 +311,11 @@ func (c *Cache) Close() error {
 		return nil
 	}
 	c.closed = true
-	return c.closeStmts()
+	err := c.closeStmts()
+	if c.ownsDB {
+		err = errors.Join(err, c.db.Close())
+	}
+	return err
 }
 
 func (c *Cache) closeStmts() error {

@@ -1,0 +1,7 @@
+package dynamocache
+
+import "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+// Client returns the client of c, for tests of the clients cache.Open
+// makes.
+func Client(c *Cache) *dynamodb.Client { return c.client }

@@ -1,0 +1,28 @@
+package sqlcache
+
+import (
+	"database/sql"
+	"net/url"
+
+	"github.com/cachelib-go/cachelib/internal/urlparam"
+)
+
+// DB returns the database of c, for tests of the databases cache.Open
+// opens.
+func DB(c *Cache) *sql.DB { return c.db }
+
+// DriverFor returns the driver cache.Open uses for scheme when the drivers
+// registered are these.
+func DriverFor(scheme string, registered []string) (string, error) {
+	return driverFor(schemes[scheme], registered)
+}
+
+// DSN returns the data source name that cache.Open gives driver for
+// rawURL, for drivers the tests do not link.
+func DSN(rawURL, driver string) (string, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return "", err
+	}
+	return schemes[u.Scheme].dsn(u, urlparam.New(u), driver)
+}
