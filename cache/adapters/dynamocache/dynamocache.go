@@ -20,7 +20,8 @@
 // that returned before it. Expiry is measured on the local clock, so the
 // clocks of processes sharing a table should agree to well under the TTLs
 // they use. DeleteExpired (cache.Sweeper) removes expired items where no
-// reaper does.
+// reaper does. GetWithTTL (cache.TTLGetter) measures the time an entry has
+// left on the same local clock, from the exp of the item Get would read.
 //
 // Every call is bounded by its context, including the SDK's own retries of
 // failed requests and their backoff: give contexts a deadline, since the
@@ -154,7 +155,8 @@ func WithCreateTable() Option { return func(c *config) { c.create = true } }
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Cache is a cache.Adapter on a DynamoDB table. It also implements
-// cache.Incrementer, cache.Batcher and cache.Sweeper. Create it with New.
+// cache.Incrementer, cache.Batcher, cache.Sweeper and cache.TTLGetter.
+// Create it with New.
 type Cache struct {
 	client *dynamodb.Client
 	table  *string
@@ -167,6 +169,7 @@ var _ interface {
 	cache.Incrementer
 	cache.Batcher
 	cache.Sweeper
+	cache.TTLGetter
 } = (*Cache)(nil)
 
 // New returns a cache on table through client. It checks that the table
@@ -380,13 +383,15 @@ type decoded struct {
 	value   []byte // live and not a counter
 	counter bool
 	n       int64
+	exp     int64 // live: its exp, 0 for none
 }
 
 func decode(it map[string]types.AttributeValue, now int64) (decoded, error) {
 	if it == nil {
 		return decoded{}, nil
 	}
-	if exp, err := expiryOf(it); err != nil || exp != 0 && exp <= now {
+	exp, err := expiryOf(it)
+	if err != nil || exp != 0 && exp <= now {
 		return decoded{}, err
 	}
 	switch {
@@ -399,7 +404,7 @@ func decode(it map[string]types.AttributeValue, now int64) (decoded, error) {
 		if err != nil {
 			return decoded{}, fmt.Errorf("dynamocache: counter %q outside the int64 range", nv.Value)
 		}
-		return decoded{live: true, counter: true, n: n}, nil
+		return decoded{live: true, counter: true, n: n, exp: exp}, nil
 	case it[AttrValue] != nil:
 		bv, ok := it[AttrValue].(*types.AttributeValueMemberB)
 		if !ok {
@@ -409,7 +414,7 @@ func decode(it map[string]types.AttributeValue, now int64) (decoded, error) {
 		if v == nil {
 			v = []byte{}
 		}
-		return decoded{live: true, value: v}, nil
+		return decoded{live: true, value: v, exp: exp}, nil
 	}
 	return decoded{}, fmt.Errorf("dynamocache: item with neither %s nor %s: not written by this adapter", AttrValue, AttrCount)
 }
@@ -453,21 +458,55 @@ var hasProjection = aws.String("#k, #e")
 
 // Get returns the value under key; a counter is returned as ASCII decimal.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := c.open(ctx); err != nil {
+	d, err := c.get(ctx, key)
+	if err != nil {
 		return nil, err
+	}
+	return d.bytes(), nil
+}
+
+// GetWithTTL returns the value under key, as Get does, and the time it has
+// left to live, 0 meaning that it never expires, from the same single
+// GetItem; it makes the Cache a cache.TTLGetter, so a cache.Chain fills
+// faster layers with the TTL that is left.
+//
+// The time left is rounded down to the millisecond: exp was rounded up to
+// the millisecond when the entry was written, so rounding down never
+// reports more than the TTL it was written with (rounded up to Resolution).
+// An entry with less than a millisecond left is a miss, never a TTL of 0.
+func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	d, err := c.get(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	if d.exp == 0 {
+		return d.bytes(), 0, nil
+	}
+	left := time.Until(time.UnixMilli(d.exp)).Truncate(Resolution)
+	if left <= 0 {
+		return nil, 0, fmt.Errorf("dynamocache: %q: %w", clip(key), cache.ErrNotFound)
+	}
+	return d.bytes(), left, nil
+}
+
+// get reads the item of key for Get and GetWithTTL, with a strongly
+// consistent GetItem, and decodes it as it is now.
+func (c *Cache) get(ctx context.Context, key string) (decoded, error) {
+	if err := c.open(ctx); err != nil {
+		return decoded{}, err
 	}
 	it, err := c.getItem(ctx, c.pk(key), nil)
 	if err != nil {
-		return nil, fmt.Errorf("dynamocache: Get %q: %w", clip(key), err)
+		return decoded{}, fmt.Errorf("dynamocache: Get %q: %w", clip(key), err)
 	}
 	d, err := decode(it, nowMs())
 	if err != nil {
-		return nil, err
+		return decoded{}, err
 	}
 	if !d.live {
-		return nil, fmt.Errorf("dynamocache: %q: %w", clip(key), cache.ErrNotFound)
+		return decoded{}, fmt.Errorf("dynamocache: %q: %w", clip(key), cache.ErrNotFound)
 	}
-	return d.bytes(), nil
+	return d, nil
 }
 
 // Has reports whether key has an unexpired entry. It reads the key and

@@ -23,6 +23,8 @@
 // server removes it: New creates a TTL index on e where the server supports
 // one (MongoDB) and carries on where it answers NotImplemented (FerretDB).
 // DeleteExpired (cache.Sweeper) removes expired documents either way.
+// GetWithTTL (cache.TTLGetter) measures the time an entry has left on the
+// same clock of the process, from the e of the document Get would read.
 //
 // A counter keeps n as a 64-bit integer so that Increment is one $inc; Get
 // formats it as ASCII decimal. Increment of a value document holding ASCII
@@ -120,7 +122,8 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // Cache is a cache.Adapter on a MongoDB collection. It also implements
-// cache.Incrementer, cache.Batcher and cache.Sweeper. Create it with New.
+// cache.Incrementer, cache.Batcher, cache.Sweeper and cache.TTLGetter.
+// Create it with New.
 type Cache struct {
 	coll       *mongo.Collection
 	prefix     string
@@ -135,6 +138,7 @@ var _ interface {
 	cache.Incrementer
 	cache.Batcher
 	cache.Sweeper
+	cache.TTLGetter
 } = (*Cache)(nil)
 
 // New returns a Cache storing its entries in coll, which may hold other
@@ -287,6 +291,39 @@ func (c *Cache) find(ctx context.Context, id string, opts ...options.Lister[opti
 
 // Get returns a copy of the value stored under key.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
+	e, err := c.get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return e.value(), nil
+}
+
+// GetWithTTL returns a copy of the value stored under key and the time it
+// has left to live, 0 meaning that it never expires, from the same single
+// find as Get; it makes the Cache a cache.TTLGetter, so a cache.Chain fills
+// faster layers with the TTL that is left.
+//
+// The time left is rounded down to the millisecond: e was rounded up to the
+// millisecond when the entry was written, so rounding down never reports
+// more than the TTL it was written with (rounded up to Resolution). An
+// entry with less than a millisecond left is a miss, never a TTL of 0.
+func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	e, err := c.get(ctx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	if e.E == never {
+		return e.value(), 0, nil
+	}
+	left := time.Until(e.E.Time()).Truncate(Resolution)
+	if left <= 0 {
+		return nil, 0, cache.ErrNotFound
+	}
+	return e.value(), left, nil
+}
+
+// get reads the live entry of key for Get and GetWithTTL.
+func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
 	if err := c.open(ctx); err != nil {
 		return nil, err
 	}
@@ -297,7 +334,7 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 	if e == nil || !e.live(now()) {
 		return nil, cache.ErrNotFound
 	}
-	return e.value(), nil
+	return e, nil
 }
 
 // Has reports whether key has an unexpired entry, reading only its expiry.

@@ -78,9 +78,9 @@ type statements struct {
 	// (the fourth argument; MySQL takes it twice); it affects no row
 	// otherwise.
 	add string
-	// get, has and del take k and now; read takes k and returns v and
-	// exp; swap sets v (first argument) only where k, v and exp are
-	// still those given (second to fourth).
+	// get, has and del take k and now (get returns v and exp); read
+	// takes k and returns v and exp; swap sets v (first argument) only
+	// where k, v and exp are still those given (second to fourth).
 	get, has, del, read, swap string
 	// getIn and delIn take now and end with "IN (": the caller adds the
 	// placeholders of the keys.
@@ -119,7 +119,7 @@ func (d Dialect) statements(table string) statements {
 	p := func(i int) string { return d.placeholders(i, 1) }
 	live := func(i int) string { return "(exp = 0 OR exp > " + p(i) + ")" }
 	s := statements{
-		get:   "SELECT v FROM " + t + " WHERE k = " + p(1) + " AND " + live(2),
+		get:   "SELECT v, exp FROM " + t + " WHERE k = " + p(1) + " AND " + live(2),
 		has:   "SELECT 1 FROM " + t + " WHERE k = " + p(1) + " AND " + live(2),
 		del:   "DELETE FROM " + t + " WHERE k = " + p(1) + " AND " + live(2),
 		read:  "SELECT v, exp FROM " + t + " WHERE k = " + p(1),

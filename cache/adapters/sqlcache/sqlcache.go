@@ -22,16 +22,18 @@
 // database's clock and time zone never matter, and Add and Increment treat an
 // expired row as absent. DeleteExpired (cache.Sweeper) deletes them; call it
 // now and then, for example from a time.Ticker. TTLs are kept to the
-// millisecond (Resolution).
+// millisecond (Resolution). GetWithTTL (cache.TTLGetter) measures the time
+// an entry has left on the same clock, from the exp its query returns.
 //
 // # Statements
 //
 // Set is one upsert (INSERT ... ON CONFLICT DO UPDATE, or ON DUPLICATE KEY
 // UPDATE on MySQL). Add is one upsert whose update branch applies only when
 // the existing row has expired, so that it is atomic over an expired row
-// too. Get, Has and Delete are one statement each; GetMany and DeleteMany are
-// one statement per 500 keys; SetMany runs one upsert per item in one
-// transaction. Clear is one DELETE over the key range of the prefix.
+// too. Get, GetWithTTL, Has and Delete are one statement each; GetMany and
+// DeleteMany are one statement per 500 keys; SetMany runs one upsert per
+// item in one transaction. Clear is one DELETE over the key range of the
+// prefix.
 //
 // Increment is a compare-and-swap loop of two statements, the same in every
 // dialect: it reads the row, computes the sum in Go with cache.ParseInt and
@@ -139,8 +141,8 @@ func WithoutCreateTable() Option { return func(c *config) { c.createTable = fals
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,58}$`)
 
 // Cache is a cache.Adapter on one table. It also implements
-// cache.Incrementer, cache.Batcher and cache.Sweeper. Create it with New and
-// release it with Close.
+// cache.Incrementer, cache.Batcher, cache.Sweeper and cache.TTLGetter.
+// Create it with New and release it with Close.
 type Cache struct {
 	db      *sql.DB
 	dialect Dialect
@@ -178,6 +180,7 @@ var _ interface {
 	cache.Incrementer
 	cache.Batcher
 	cache.Sweeper
+	cache.TTLGetter
 } = (*Cache)(nil)
 
 // New returns a Cache on a table of db, creating the table unless
@@ -402,19 +405,48 @@ func (c *Cache) check(key string, v []byte, ttl time.Duration) error {
 
 // Get returns the value stored under key.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
+	v, _, err := c.get(ctx, key)
+	return v, err
+}
+
+// GetWithTTL returns the value stored under key and the time it has left to
+// live, 0 meaning that it never expires, from the same single query as Get;
+// it makes the Cache a cache.TTLGetter, so a cache.Chain fills faster layers
+// with the TTL that is left.
+//
+// The time left is rounded down to the millisecond: exp was rounded up to
+// the millisecond when the entry was written, so rounding down never
+// reports more than the TTL it was written with (rounded up to Resolution).
+// An entry with less than a millisecond left is a miss, never a TTL of 0.
+func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
+	v, exp, err := c.get(ctx, key)
+	if err != nil || exp == 0 {
+		return v, 0, err
+	}
+	left := time.Until(time.UnixMilli(exp)).Truncate(Resolution)
+	if left <= 0 {
+		return nil, 0, c.wrap("get", key, cache.ErrNotFound)
+	}
+	return v, left, nil
+}
+
+// get runs the get statement for Get and GetWithTTL: the value of the row
+// that is live now, and its exp column.
+func (c *Cache) get(ctx context.Context, key string) ([]byte, int64, error) {
 	if err := c.open(ctx); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer c.mu.RUnlock()
 	var v []byte
-	err := c.st.get.QueryRowContext(ctx, c.key(key), now()).Scan(&v)
+	var exp int64
+	err := c.st.get.QueryRowContext(ctx, c.key(key), now()).Scan(&v, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, c.wrap("get", key, cache.ErrNotFound)
+		return nil, 0, c.wrap("get", key, cache.ErrNotFound)
 	}
 	if err != nil {
-		return nil, c.wrap("get", key, err)
+		return nil, 0, c.wrap("get", key, err)
 	}
-	return value(v), nil
+	return value(v), exp, nil
 }
 
 // Has reports whether key has an unexpired entry.
