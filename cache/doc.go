@@ -8,7 +8,14 @@
 // counters, [Batcher] for one-round-trip batches and [Sweeper] for backends
 // that do not remove expired entries by themselves. The package-level helpers
 // [Increment], [GetMany], [SetMany] and [DeleteMany] use a capability when it
-// is present and fall back otherwise.
+// is present and fall back otherwise. [Viewer] gives zero-copy reads and
+// [TTLGetter] the time an entry has left, which [Chain] uses to stack
+// adapters fastest first.
+//
+// [Open] makes an adapter from a URL such as "redis://host:6379/0?prefix=app:"
+// or "file:///var/cache/app": each adapter package registers its URL schemes
+// with [Register] when it is imported, as database/sql drivers register
+// their names.
 //
 // # The contract
 //
