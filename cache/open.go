@@ -96,7 +96,8 @@ func Open(ctx context.Context, rawURL string) (Adapter, error) {
 	}
 	shown := redact(rawURL, u)
 	if u.Scheme == "" {
-		return nil, &OpenError{URL: shown, Err: fmt.Errorf("%w: no scheme (want scheme://...; registered: %s)", ErrInvalidURL, strings.Join(Schemes(), ", "))}
+		// Without a scheme, where a password would be is anyone's guess.
+		return nil, &OpenError{URL: "(no scheme)", Err: fmt.Errorf("%w: no scheme (want scheme://...; registered: %s)", ErrInvalidURL, strings.Join(Schemes(), ", "))}
 	}
 	registry.RLock()
 	open := registry.m[strings.ToLower(u.Scheme)]
@@ -114,7 +115,8 @@ func Open(ctx context.Context, rawURL string) (Adapter, error) {
 // redact returns rawURL, parsed as u, with every secret it can spot replaced
 // by "xxxxx": the password of the user part, also in an opaque URL such as
 // "postgresql:user:pw@host", parameters whose names say they hold a
-// secret, and passwords of URLs given as parameter values. A URL without
+// secret, passwords of URLs given as parameter values, any fragment, and a
+// query that does not parse. A URL without
 // secrets is returned as given (url.URL.String would turn "mem://?x" into
 // "mem:?x").
 func redact(rawURL string, u *url.URL) string {
@@ -123,22 +125,31 @@ func redact(rawURL string, u *url.URL) string {
 	if _, ok := u.User.Password(); ok {
 		r.User, changed = url.UserPassword(u.User.Username(), "xxxxx"), true
 	}
-	if at := strings.LastIndexByte(u.Opaque, '@'); at >= 0 {
-		if user, _, ok := strings.Cut(u.Opaque[:at], ":"); ok {
-			r.Opaque, changed = user+":xxxxx"+u.Opaque[at:], true
+	if o, ok := hideUserinfo(u.Opaque); ok {
+		r.Opaque, changed = o, true
+	}
+	if u.Host == "" && u.User == nil {
+		// "redis:/user:pw@host" has its user part in the path.
+		if p, ok := hideUserinfo(u.Path); ok {
+			r.Path, r.RawPath, changed = p, "", true
 		}
 	}
-	if q, err := url.ParseQuery(u.RawQuery); err == nil {
+	if u.Fragment != "" {
+		// No adapter reads a fragment; it is most likely a cut secret.
+		r.Fragment, r.RawFragment, changed = "xxxxx", "", true
+	}
+	if q, err := url.ParseQuery(u.RawQuery); err != nil {
+		// A query that does not parse cannot be searched for secrets.
+		r.RawQuery, changed = "xxxxx", true
+	} else {
 		queryChanged := false
 		for k, vs := range q {
 			for i, v := range vs {
 				name := strings.ToLower(k)
 				if strings.Contains(name, "password") || strings.Contains(name, "secret") || strings.Contains(name, "token") {
 					vs[i], queryChanged = "xxxxx", true
-				} else if vu, err := url.Parse(v); err == nil && vu.User != nil {
-					if _, ok := vu.User.Password(); ok {
-						vs[i], queryChanged = vu.Redacted(), true
-					}
+				} else if h, ok := hideAuthority(v); ok {
+					vs[i], queryChanged = h, true
 				}
 			}
 		}
@@ -150,6 +161,37 @@ func redact(rawURL string, u *url.URL) string {
 		return rawURL
 	}
 	return r.String()
+}
+
+// hideUserinfo replaces what lies between the first ':' and the last '@' of
+// s, where a URL without "//" keeps "user:password@host", with "xxxxx".
+func hideUserinfo(s string) (string, bool) {
+	at := strings.LastIndexByte(s, '@')
+	if at < 0 {
+		return s, false
+	}
+	colon := strings.IndexByte(s[:at], ':')
+	if colon < 0 {
+		return s, false
+	}
+	return s[:colon+1] + "xxxxx" + s[at:], true
+}
+
+// hideAuthority hides the password of a URL given as a parameter value,
+// such as "http://user:pw@proxy:8000/": the user part of what follows "://"
+// up to the path. It works on text, since a value may not parse as a URL.
+func hideAuthority(v string) (string, bool) {
+	i := strings.Index(v, "://")
+	if i < 0 {
+		return v, false
+	}
+	rest := v[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	h, ok := hideUserinfo(rest[:end])
+	return v[:i+3] + h + rest[end:], ok
 }
 
 // OpenError is the error of Open: what went wrong with which URL.
