@@ -18,6 +18,28 @@ func CheckTTL(ttl time.Duration) error {
 	return nil
 }
 
+// TTLLeft returns the time an entry that expires at exp has left, for an
+// adapter's TTLGetter: 0 when exp is the zero time (no expiry); otherwise
+// the time until exp rounded down to resolution, so that it does not exceed
+// the TTL the entry was written with when exp was rounded up to the same
+// resolution. In its last resolution of life an entry reports what is left
+// unrounded, since it is still a hit for Get. ok is false once exp has
+// passed: an entry that expired after the adapter read it is a miss, never
+// a TTL of 0, which would mean "no expiry".
+func TTLLeft(exp time.Time, resolution time.Duration) (left time.Duration, ok bool) {
+	if exp.IsZero() {
+		return 0, true
+	}
+	left = time.Until(exp)
+	if left <= 0 {
+		return 0, false
+	}
+	if rounded := left.Truncate(resolution); rounded > 0 {
+		left = rounded
+	}
+	return left, true
+}
+
 // RoundTTL rounds a positive ttl up to a whole multiple of resolution, so a
 // TTL shorter than what the backend can express never becomes 0 ("no
 // expiry") or "already expired". A ttl of 0 stays 0.

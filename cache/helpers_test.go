@@ -45,6 +45,30 @@ func TestAddInt(t *testing.T) {
 	}
 }
 
+func TestTTLLeft(t *testing.T) {
+	if left, ok := cache.TTLLeft(time.Time{}, time.Millisecond); left != 0 || !ok {
+		t.Errorf("TTLLeft(no expiry) = %v, %v; want 0, true", left, ok)
+	}
+	left, ok := cache.TTLLeft(time.Now().Add(1500*time.Millisecond), time.Second)
+	if left != time.Second || !ok {
+		t.Errorf("TTLLeft(1.5 s ahead, 1 s) = %v, %v; want 1s, true: rounded down", left, ok)
+	}
+	left, ok = cache.TTLLeft(time.Now().Add(time.Hour), time.Millisecond)
+	if left <= 59*time.Minute || left > time.Hour || left%time.Millisecond != 0 || !ok {
+		t.Errorf("TTLLeft(1 h ahead, 1 ms) = %v, %v", left, ok)
+	}
+	// The last millisecond of a live entry: still a hit, with what is left.
+	left, ok = cache.TTLLeft(time.Now().Add(500*time.Microsecond), time.Millisecond)
+	if left <= 0 || left > 500*time.Microsecond || !ok {
+		t.Errorf("TTLLeft(0.5 ms ahead, 1 ms) = %v, %v; want (0, 0.5ms], true", left, ok)
+	}
+	for _, exp := range []time.Time{time.Now(), time.Now().Add(-time.Hour)} {
+		if left, ok := cache.TTLLeft(exp, time.Millisecond); ok {
+			t.Errorf("TTLLeft(%v from now) = %v, true; want a miss", time.Until(exp), left)
+		}
+	}
+}
+
 func TestRoundTTL(t *testing.T) {
 	cases := []struct{ ttl, res, want time.Duration }{
 		{0, time.Second, 0},

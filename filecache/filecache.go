@@ -585,17 +585,15 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 	if !ok {
 		return nil, 0, errNotFound
 	}
-	v := l.valueCopy()
-	if l.h.expires == 0 {
-		return v, 0, nil
+	var exp time.Time
+	if l.h.expires != 0 {
+		exp = time.Unix(0, l.h.expires)
 	}
-	// Read after the load: an entry that expired meanwhile is a miss,
-	// never a TTL of 0, which would mean "no expiry".
-	left := time.Duration(l.h.expires - time.Now().UnixNano())
-	if left <= 0 {
+	left, ok := cache.TTLLeft(exp, MinTTL)
+	if !ok {
 		return nil, 0, errNotFound
 	}
-	return v, left, nil
+	return l.valueCopy(), left, nil
 }
 
 // View calls fn with the value stored under key without copying it, or

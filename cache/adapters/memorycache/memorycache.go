@@ -256,14 +256,12 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 	if !ok {
 		return nil, 0, cache.ErrNotFound
 	}
-	exp := entryExp(e)
-	if exp == 0 {
-		return value(e), 0, nil
+	var exp time.Time
+	if ns := entryExp(e); ns != 0 {
+		exp = time.Unix(0, ns)
 	}
-	// An entry that expired since ristretto's check is a miss, never a TTL
-	// of 0, which would mean "no expiry".
-	left := time.Duration(exp - time.Now().UnixNano())
-	if left <= 0 {
+	left, ok := cache.TTLLeft(exp, Resolution)
+	if !ok {
 		return nil, 0, cache.ErrNotFound
 	}
 	return value(e), left, nil

@@ -303,20 +303,18 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 // find as Get; it makes the Cache a cache.TTLGetter, so a cache.Chain fills
 // faster layers with the TTL that is left.
 //
-// The time left is rounded down to the millisecond: e was rounded up to the
-// millisecond when the entry was written, so rounding down never reports
-// more than the TTL it was written with (rounded up to Resolution). An
-// entry with less than a millisecond left is a miss, never a TTL of 0.
+// The time left is rounded down as cache.TTLLeft says.
 func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
 	e, err := c.get(ctx, key)
 	if err != nil {
 		return nil, 0, err
 	}
-	if e.E == never {
-		return e.value(), 0, nil
+	var exp time.Time
+	if e.E != never {
+		exp = e.E.Time()
 	}
-	left := time.Until(e.E.Time()).Truncate(Resolution)
-	if left <= 0 {
+	left, ok := cache.TTLLeft(exp, Resolution)
+	if !ok {
 		return nil, 0, cache.ErrNotFound
 	}
 	return e.value(), left, nil

@@ -414,17 +414,18 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 // it makes the Cache a cache.TTLGetter, so a cache.Chain fills faster layers
 // with the TTL that is left.
 //
-// The time left is rounded down to the millisecond: exp was rounded up to
-// the millisecond when the entry was written, so rounding down never
-// reports more than the TTL it was written with (rounded up to Resolution).
-// An entry with less than a millisecond left is a miss, never a TTL of 0.
+// The time left is rounded down as cache.TTLLeft says.
 func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
-	v, exp, err := c.get(ctx, key)
-	if err != nil || exp == 0 {
-		return v, 0, err
+	v, ms, err := c.get(ctx, key)
+	if err != nil {
+		return nil, 0, err
 	}
-	left := time.Until(time.UnixMilli(exp)).Truncate(Resolution)
-	if left <= 0 {
+	var exp time.Time
+	if ms != 0 {
+		exp = time.UnixMilli(ms)
+	}
+	left, ok := cache.TTLLeft(exp, Resolution)
+	if !ok {
 		return nil, 0, c.wrap("get", key, cache.ErrNotFound)
 	}
 	return v, left, nil
