@@ -61,11 +61,7 @@ func newDynamo(b *testing.B) (*dynamodb.Client, *dynamocache.Cache) {
 		dynamocache.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	must(b, err)
 	b.Cleanup(func() { c.Clear(ctx) })
-	items := make(map[string][]byte, nkeys)
-	for _, k := range benchKeys {
-		items[k] = benchValue
-	}
-	must(b, c.SetMany(ctx, items, 0))
+	fill(b, c)
 	return client, c
 }
 

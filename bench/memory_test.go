@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cachelib-go/cachelib/cache"
 	"github.com/cachelib-go/cachelib/cache/adapters/memorycache"
 	"github.com/dgraph-io/ristretto/v2"
 	gocache "github.com/eko/gocache/lib/v4/store"
@@ -212,6 +213,15 @@ func BenchmarkMemorySetNew(b *testing.B) {
 			must(b, s.Set(ctx, keys[i%n], benchValue))
 		}
 	})
+}
+
+// fill sets every benchmark key on a to benchValue, in one batch.
+func fill(b *testing.B, a cache.Adapter) {
+	items := make(map[string][]byte, nkeys)
+	for _, k := range benchKeys {
+		items[k] = benchValue
+	}
+	must(b, cache.SetMany(context.Background(), a, items, 0))
 }
 
 func must(b *testing.B, err error) {

@@ -53,11 +53,7 @@ func newMongo(b *testing.B) (*mongo.Collection, *mongocache.Cache) {
 	coll := db.Collection("cache")
 	c, err := mongocache.New(ctx, coll, mongocache.WithPrefix(mongoPrefix), mongocache.WithLogger(slog.New(slog.DiscardHandler)))
 	must(b, err)
-	items := make(map[string][]byte, nkeys)
-	for _, k := range benchKeys {
-		items[k] = benchValue
-	}
-	must(b, c.SetMany(ctx, items, 0))
+	fill(b, c)
 	return coll, c
 }
 

@@ -37,11 +37,7 @@ func newRedis(b *testing.B) (*redis.Client, *rediscache.Cache) {
 	must(b, err)
 	ctx := context.Background()
 	b.Cleanup(func() { c.Clear(ctx) })
-	items := make(map[string][]byte, nkeys)
-	for _, k := range benchKeys {
-		items[k] = benchValue
-	}
-	must(b, c.SetMany(ctx, items, 0))
+	fill(b, c)
 	return client, c
 }
 

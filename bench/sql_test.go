@@ -95,11 +95,7 @@ func newSQL(b *testing.B, open func(b *testing.B) *sql.DB) (*sql.DB, string, *sq
 		db.Exec("DROP TABLE " + table)
 		db.Close()
 	})
-	items := make(map[string][]byte, nkeys)
-	for _, k := range benchKeys {
-		items[k] = benchValue
-	}
-	must(b, c.SetMany(ctx, items, 0))
+	fill(b, c)
 	return db, table, c
 }
 
