@@ -20,7 +20,9 @@ func set(t *testing.T, a cache.Adapter, key, val string, ttl time.Duration) {
 	}
 }
 
-func wantValue(t *testing.T, a cache.Adapter, key, want string) {
+// WantValue fails t unless a holds want under key, for adapter tests that
+// check more than the suite does.
+func WantValue(t testing.TB, a cache.Adapter, key, want string) {
 	t.Helper()
 	got, err := a.Get(t.Context(), key)
 	if err != nil {
@@ -31,7 +33,9 @@ func wantValue(t *testing.T, a cache.Adapter, key, want string) {
 	}
 }
 
-func wantMiss(t *testing.T, a cache.Adapter, key string) {
+// WantMiss fails t unless Get of key on a is a miss: an error matching
+// cache.ErrNotFound and no value.
+func WantMiss(t testing.TB, a cache.Adapter, key string) {
 	t.Helper()
 	got, err := a.Get(t.Context(), key)
 	if !errors.Is(err, cache.ErrNotFound) {

@@ -21,9 +21,10 @@
 package cachetest
 
 import (
-	"github.com/cachelib-go/cachelib/internal/suite"
 	"testing"
 	"time"
+
+	"github.com/cachelib-go/cachelib/internal/suite"
 
 	"github.com/cachelib-go/cachelib/cache"
 )

@@ -67,7 +67,7 @@ func RunFaults(t *testing.T, a cache.Adapter, net Network, deadline time.Duratio
 			}
 		}
 		set(t, a, "k", "v", 0)
-		wantValue(t, a, "k", "v")
+		WantValue(t, a, "k", "v")
 	}
 
 	works(t)

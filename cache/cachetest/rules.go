@@ -56,24 +56,24 @@ var rules = []rule{
 
 func getMissing(t *testing.T, h *harness) {
 	a := h.new(t)
-	wantMiss(t, a, "never-set")
+	WantMiss(t, a, "never-set")
 	wantHas(t, a, "never-set", false)
 }
 
 func setGet(t *testing.T, h *harness) {
 	a := h.new(t)
 	set(t, a, "k", "value", 0)
-	wantValue(t, a, "k", "value")
+	WantValue(t, a, "k", "value")
 	bin := string([]byte{0, 1, 2, 0xff, '\n', 0})
 	set(t, a, "bin", bin, h.shortTTL()*50)
-	wantValue(t, a, "bin", bin)
+	WantValue(t, a, "bin", bin)
 }
 
 func setOverwrites(t *testing.T, h *harness) {
 	a := h.new(t)
 	set(t, a, "k", "one", 0)
 	set(t, a, "k", "two", 0)
-	wantValue(t, a, "k", "two")
+	WantValue(t, a, "k", "two")
 	// A short TTL replaced by none: the entry stays.
 	set(t, a, "short-then-none", "a", h.shortTTL())
 	set(t, a, "short-then-none", "b", 0)
@@ -81,8 +81,8 @@ func setOverwrites(t *testing.T, h *harness) {
 	set(t, a, "none-then-short", "a", 0)
 	set(t, a, "none-then-short", "b", h.shortTTL())
 	sleep(t, h.expireWait())
-	wantValue(t, a, "short-then-none", "b")
-	wantMiss(t, a, "none-then-short")
+	WantValue(t, a, "short-then-none", "b")
+	WantMiss(t, a, "none-then-short")
 }
 
 func emptyValue(t *testing.T, h *harness) {
@@ -131,7 +131,7 @@ func view(t *testing.T, h *harness) {
 	}
 	stop := errors.New("callback error")
 	wantErr(t, "View with a failing callback", cache.View(t.Context(), a, "k", func([]byte) error { return stop }), stop)
-	wantValue(t, a, "k", "value")
+	WantValue(t, a, "k", "value")
 }
 
 func getWithTTL(t *testing.T, h *harness) {
@@ -167,20 +167,20 @@ func valuesCopied(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	copy(in, "XXXXXXXX")
-	wantValue(t, a, "k", "original")
+	WantValue(t, a, "k", "original")
 	out, err := a.Get(t.Context(), "k")
 	if err != nil {
 		t.Fatal(err)
 	}
 	copy(out, "YYYYYYYY")
-	wantValue(t, a, "k", "original")
+	WantValue(t, a, "k", "original")
 
 	in = []byte("added")
 	if _, err := a.Add(t.Context(), "added", in, 0); err != nil {
 		t.Fatal(err)
 	}
 	copy(in, "ZZZZZ")
-	wantValue(t, a, "added", "added")
+	WantValue(t, a, "added", "added")
 
 	many := map[string][]byte{"m": []byte("many")}
 	if err := cache.SetMany(t.Context(), a, many, 0); err != nil {
@@ -192,7 +192,7 @@ func valuesCopied(t *testing.T, h *harness) {
 		t.Fatal(err)
 	}
 	copy(hits["m"], "VVVV")
-	wantValue(t, a, "m", "many")
+	WantValue(t, a, "m", "many")
 }
 
 func zeroTTL(t *testing.T, h *harness) {
@@ -201,9 +201,9 @@ func zeroTTL(t *testing.T, h *harness) {
 	set(t, a, "short", "s", h.shortTTL())
 	wantAdd(t, a, "added-forever", "a", 0, true)
 	sleep(t, h.expireWait())
-	wantMiss(t, a, "short")
-	wantValue(t, a, "forever", "f")
-	wantValue(t, a, "added-forever", "a")
+	WantMiss(t, a, "short")
+	WantValue(t, a, "forever", "f")
+	WantValue(t, a, "added-forever", "a")
 }
 
 func negativeTTL(t *testing.T, h *harness) {
@@ -219,8 +219,8 @@ func negativeTTL(t *testing.T, h *harness) {
 	}
 	err = cache.SetMany(ctx, a, map[string][]byte{"k": []byte("new"), "fresh": []byte("new")}, -time.Second)
 	wantErr(t, "SetMany with ttl -1s", err, cache.ErrInvalidTTL)
-	wantValue(t, a, "k", "kept")
-	wantMiss(t, a, "fresh")
+	WantValue(t, a, "k", "kept")
+	WantMiss(t, a, "fresh")
 }
 
 func ttlExpires(t *testing.T, h *harness) {
@@ -229,7 +229,7 @@ func ttlExpires(t *testing.T, h *harness) {
 	// Right after Set, a key is a hit (checked at once, so that a slow
 	// backend still reads it well within its TTL).
 	set(t, a, "get", "v-get", ttl)
-	wantValue(t, a, "get", "v-get")
+	WantValue(t, a, "get", "v-get")
 	set(t, a, "has", "v-has", ttl)
 	wantHas(t, a, "has", true)
 	for _, k := range []string{"delete", "add", "many"} {
@@ -237,11 +237,11 @@ func ttlExpires(t *testing.T, h *harness) {
 	}
 	set(t, a, "incr", "41", ttl)
 	sleep(t, h.expireWait())
-	wantMiss(t, a, "get")
+	WantMiss(t, a, "get")
 	wantHas(t, a, "has", false)
 	wantDelete(t, a, "delete", false)
 	wantAdd(t, a, "add", "new", 0, true)
-	wantValue(t, a, "add", "new")
+	WantValue(t, a, "add", "new")
 	hits, err := cache.GetMany(t.Context(), a, []string{"many", "get"})
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("GetMany of expired keys = %q, %v; want no hits", hits, err)
@@ -274,7 +274,7 @@ func tinyTTL(t *testing.T, h *harness) {
 	for _, ttl := range []time.Duration{time.Nanosecond, h.cfg.resolution / 2} {
 		if ttl > 0 {
 			// Never "no expiry": after the resolution it is gone.
-			wantMiss(t, a, fmt.Sprintf("tiny-%d", ttl))
+			WantMiss(t, a, fmt.Sprintf("tiny-%d", ttl))
 		}
 	}
 }
@@ -282,19 +282,19 @@ func tinyTTL(t *testing.T, h *harness) {
 func addAbsent(t *testing.T, h *harness) {
 	a := h.new(t)
 	wantAdd(t, a, "k", "first", 0, true)
-	wantValue(t, a, "k", "first")
+	WantValue(t, a, "k", "first")
 }
 
 func addPresent(t *testing.T, h *harness) {
 	a := h.new(t)
 	set(t, a, "k", "kept", 0)
 	wantAdd(t, a, "k", "other", 0, false)
-	wantValue(t, a, "k", "kept")
+	WantValue(t, a, "k", "kept")
 	// The TTL of the present entry is not changed either.
 	set(t, a, "short", "kept", h.shortTTL())
 	wantAdd(t, a, "short", "other", 0, false)
 	sleep(t, h.expireWait())
-	wantMiss(t, a, "short")
+	WantMiss(t, a, "short")
 }
 
 func addExpired(t *testing.T, h *harness) {
@@ -303,9 +303,9 @@ func addExpired(t *testing.T, h *harness) {
 	wantAdd(t, a, "a", "old", h.shortTTL(), true)
 	sleep(t, h.expireWait())
 	wantAdd(t, a, "k", "new", 0, true)
-	wantValue(t, a, "k", "new")
+	WantValue(t, a, "k", "new")
 	wantAdd(t, a, "a", "new", 0, true)
-	wantValue(t, a, "a", "new")
+	WantValue(t, a, "a", "new")
 }
 
 func addConcurrent(t *testing.T, h *harness) {
@@ -337,7 +337,7 @@ func addConcurrent(t *testing.T, h *harness) {
 		if wins.Load() != 1 {
 			t.Fatalf("round %d: %d of %d concurrent Adds reported true, want exactly 1", round, wins.Load(), n)
 		}
-		wantValue(t, a, key, winner.Load().(string))
+		WantValue(t, a, key, winner.Load().(string))
 	}
 }
 
@@ -345,11 +345,11 @@ func deleteRule(t *testing.T, h *harness) {
 	a := h.new(t)
 	set(t, a, "k", "v", 0)
 	wantDelete(t, a, "k", true)
-	wantMiss(t, a, "k")
+	WantMiss(t, a, "k")
 	wantDelete(t, a, "k", false)
 	wantDelete(t, a, "never-set", false)
 	set(t, a, "k", "again", 0)
-	wantValue(t, a, "k", "again")
+	WantValue(t, a, "k", "again")
 }
 
 func hasRule(t *testing.T, h *harness) {
@@ -358,7 +358,7 @@ func hasRule(t *testing.T, h *harness) {
 	set(t, a, "k", "v", 0)
 	wantHas(t, a, "k", true)
 	wantHas(t, a, "k", true)
-	wantValue(t, a, "k", "v")
+	WantValue(t, a, "k", "v")
 }
 
 // incrementer skips the counter rules for an adapter without the
@@ -371,7 +371,7 @@ func incrementer(t *testing.T, a cache.Adapter) {
 	set(t, a, "n", "1", 0)
 	_, err := cache.Increment(t.Context(), a, "n", 1)
 	wantErr(t, "cache.Increment without Incrementer", err, errors.ErrUnsupported)
-	wantValue(t, a, "n", "1")
+	WantValue(t, a, "n", "1")
 	t.Skipf("%T does not implement cache.Incrementer; cache.Increment correctly reports errors.ErrUnsupported", a)
 }
 
@@ -379,15 +379,15 @@ func incrementMissing(t *testing.T, h *harness) {
 	a := h.new(t)
 	incrementer(t, a)
 	wantIncrement(t, a, "up", 5, 5)
-	wantValue(t, a, "up", "5")
+	WantValue(t, a, "up", "5")
 	wantIncrement(t, a, "down", -7, -7)
-	wantValue(t, a, "down", "-7")
+	WantValue(t, a, "down", "-7")
 	wantIncrement(t, a, "zero", 0, 0)
-	wantValue(t, a, "zero", "0")
+	WantValue(t, a, "zero", "0")
 	set(t, a, "short", "1", h.shortTTL())
 	sleep(t, h.expireWait())
-	wantMiss(t, a, "short")
-	wantValue(t, a, "up", "5") // a created counter never expires
+	WantMiss(t, a, "short")
+	WantValue(t, a, "up", "5") // a created counter never expires
 }
 
 func incrementDecimal(t *testing.T, h *harness) {
@@ -395,7 +395,7 @@ func incrementDecimal(t *testing.T, h *harness) {
 	incrementer(t, a)
 	set(t, a, "k", "10", 0)
 	wantIncrement(t, a, "k", 5, 15)
-	wantValue(t, a, "k", "15")
+	WantValue(t, a, "k", "15")
 	for _, start := range []int64{0, 9, 99, 738, 1024000, 2000000, 5000000000000, -1, -10, -5000000000000,
 		math.MaxInt64 - 1, math.MinInt64 + 1} {
 		key := fmt.Sprintf("n%d", start)
@@ -403,17 +403,17 @@ func incrementDecimal(t *testing.T, h *harness) {
 		for _, delta := range []int64{1, -1, 0} {
 			wantIncrement(t, a, key, delta, start+max(delta, 0))
 		}
-		wantValue(t, a, key, fmt.Sprint(start))
+		WantValue(t, a, key, fmt.Sprint(start))
 	}
 	// Leading zeros are still decimal (Memcached's incr reads them so).
 	set(t, a, "zeros", "007", 0)
 	wantIncrement(t, a, "zeros", 1, 8)
-	wantValue(t, a, "zeros", "8")
+	WantValue(t, a, "zeros", "8")
 	// Crossing zero and large steps in both directions.
 	wantIncrement(t, a, "n9", -20, -11)
-	wantValue(t, a, "n9", "-11")
+	WantValue(t, a, "n9", "-11")
 	wantIncrement(t, a, "n-10", 5000000000000, 4999999999990)
-	wantValue(t, a, "n-10", "4999999999990")
+	WantValue(t, a, "n-10", "4999999999990")
 }
 
 func incrementKeepsTTL(t *testing.T, h *harness) {
@@ -421,9 +421,9 @@ func incrementKeepsTTL(t *testing.T, h *harness) {
 	incrementer(t, a)
 	set(t, a, "k", "1", h.shortTTL())
 	wantIncrement(t, a, "k", 1, 2)
-	wantValue(t, a, "k", "2")
+	WantValue(t, a, "k", "2")
 	sleep(t, h.expireWait())
-	wantMiss(t, a, "k")
+	WantMiss(t, a, "k")
 }
 
 func incrementNotInteger(t *testing.T, h *harness) {
@@ -434,7 +434,7 @@ func incrementNotInteger(t *testing.T, h *harness) {
 		set(t, a, key, v, 0)
 		_, err := cache.Increment(t.Context(), a, key, 1)
 		wantErr(t, fmt.Sprintf("Increment of %q", v), err, cache.ErrNotInteger)
-		wantValue(t, a, key, v)
+		WantValue(t, a, key, v)
 	}
 }
 
@@ -444,11 +444,11 @@ func incrementOverflow(t *testing.T, h *harness) {
 	set(t, a, "max", fmt.Sprint(int64(math.MaxInt64)), 0)
 	_, err := cache.Increment(t.Context(), a, "max", 1)
 	wantErr(t, "Increment(MaxInt64, 1)", err, cache.ErrOverflow)
-	wantValue(t, a, "max", fmt.Sprint(int64(math.MaxInt64)))
+	WantValue(t, a, "max", fmt.Sprint(int64(math.MaxInt64)))
 	set(t, a, "min", fmt.Sprint(int64(math.MinInt64)), 0)
 	_, err = cache.Increment(t.Context(), a, "min", -1)
 	wantErr(t, "Increment(MinInt64, -1)", err, cache.ErrOverflow)
-	wantValue(t, a, "min", fmt.Sprint(int64(math.MinInt64)))
+	WantValue(t, a, "min", fmt.Sprint(int64(math.MinInt64)))
 	wantIncrement(t, a, "min", math.MaxInt64, -1)
 }
 
@@ -472,7 +472,7 @@ func incrementConcurrent(t *testing.T, h *harness) {
 		})
 	}
 	wg.Wait()
-	wantValue(t, a, "n", fmt.Sprint(workers*each))
+	WantValue(t, a, "n", fmt.Sprint(workers*each))
 }
 
 func getMany(t *testing.T, h *harness) {
@@ -510,15 +510,15 @@ func setMany(t *testing.T, h *harness) {
 		t.Fatalf("SetMany(no items): %v", err)
 	}
 	// The short-lived items first: they must be read within their TTL.
-	wantValue(t, a, "s1", "x")
-	wantValue(t, a, "s2", "")
+	WantValue(t, a, "s1", "x")
+	WantValue(t, a, "s2", "")
 	for k, v := range items {
-		wantValue(t, a, k, string(v))
+		WantValue(t, a, k, string(v))
 	}
 	sleep(t, h.expireWait())
-	wantMiss(t, a, "s1")
-	wantMiss(t, a, "s2")
-	wantValue(t, a, "k0", "v0")
+	WantMiss(t, a, "s1")
+	WantMiss(t, a, "s2")
+	WantValue(t, a, "k0", "v0")
 }
 
 func deleteMany(t *testing.T, h *harness) {
@@ -532,9 +532,9 @@ func deleteMany(t *testing.T, h *harness) {
 	if err != nil || n != 2 {
 		t.Fatalf("DeleteMany = %d, %v; want 2, nil", n, err)
 	}
-	wantMiss(t, a, "a")
-	wantMiss(t, a, "b")
-	wantValue(t, a, "keep", "4")
+	WantMiss(t, a, "a")
+	WantMiss(t, a, "b")
+	WantValue(t, a, "keep", "4")
 	n, err = cache.DeleteMany(t.Context(), a, nil)
 	if err != nil || n != 0 {
 		t.Fatalf("DeleteMany(no keys) = %d, %v; want 0, nil", n, err)
@@ -557,13 +557,13 @@ func clearRule(t *testing.T, h *harness) {
 	for i := range 100 {
 		wantHas(t, a, fmt.Sprintf("k%d", i), false)
 	}
-	wantMiss(t, a, "short")
+	WantMiss(t, a, "short")
 	set(t, a, "after", "v", 0)
-	wantValue(t, a, "after", "v")
+	WantValue(t, a, "after", "v")
 	if err := a.Clear(t.Context()); err != nil {
 		t.Fatalf("second Clear: %v", err)
 	}
-	wantMiss(t, a, "after")
+	WantMiss(t, a, "after")
 }
 
 // clearUnsupported checks an adapter declared WithoutClear: Clear refuses
@@ -575,7 +575,7 @@ func clearUnsupported(t *testing.T, h *harness) {
 	}
 	wantErr(t, "Clear of an adapter declared WithoutClear", a.Clear(t.Context()), errors.ErrUnsupported)
 	for i := range 10 {
-		wantValue(t, a, fmt.Sprintf("k%d", i), "v")
+		WantValue(t, a, fmt.Sprintf("k%d", i), "v")
 	}
 }
 
@@ -591,9 +591,9 @@ func clearLeavesOthers(t *testing.T, h *harness) {
 	if err := a.Clear(t.Context()); err != nil {
 		t.Fatalf("Clear: %v", err)
 	}
-	wantMiss(t, a, "shared-name")
-	wantValue(t, b, "shared-name", "b")
-	wantValue(t, b, "only-b", "b")
+	WantMiss(t, a, "shared-name")
+	WantValue(t, b, "shared-name", "b")
+	WantValue(t, b, "only-b", "b")
 }
 
 // OddKeys are keys that break naive adapters: file names, protocol
@@ -612,7 +612,7 @@ func oddKeys(t *testing.T, h *harness) {
 		set(t, a, k, fmt.Sprintf("value %d", i), 0)
 	}
 	for i, k := range OddKeys {
-		wantValue(t, a, k, fmt.Sprintf("value %d", i))
+		WantValue(t, a, k, fmt.Sprintf("value %d", i))
 		wantHas(t, a, k, true)
 	}
 	hits, err := cache.GetMany(t.Context(), a, OddKeys)
@@ -628,7 +628,7 @@ func oddKeys(t *testing.T, h *harness) {
 		wantDelete(t, a, k, true)
 	}
 	for _, k := range OddKeys {
-		wantMiss(t, a, k)
+		WantMiss(t, a, k)
 	}
 }
 
@@ -658,8 +658,8 @@ func largeValue(t *testing.T, h *harness) {
 	wantErr(t, fmt.Sprintf("Set of %d bytes, over the %d limit", len(over), size), a.Set(t.Context(), "kept", over, 0), cache.ErrTooLarge)
 	_, err = a.Add(t.Context(), "fresh", over, 0)
 	wantErr(t, "Add over the limit", err, cache.ErrTooLarge)
-	wantValue(t, a, "kept", "old")
-	wantMiss(t, a, "fresh")
+	WantValue(t, a, "kept", "old")
+	WantMiss(t, a, "fresh")
 }
 
 func concurrency(t *testing.T, h *harness) {
@@ -737,7 +737,7 @@ func canceledContext(t *testing.T, h *harness) {
 	if _, ok := a.(cache.Incrementer); ok {
 		_, err = cache.Increment(ctx, a, "n", 1)
 		wantErr(t, "Increment", err, context.Canceled)
-		wantMiss(t, a, "n")
+		WantMiss(t, a, "n")
 	}
 	if s, ok := a.(cache.Sweeper); ok {
 		_, err = s.DeleteExpired(ctx)
@@ -748,8 +748,8 @@ func canceledContext(t *testing.T, h *harness) {
 	_, err = a.Get(deadline, "k")
 	wantErr(t, "Get past its deadline", err, context.DeadlineExceeded)
 	// Nothing a cancelled call was asked to do happened.
-	wantValue(t, a, "k", "v")
-	wantMiss(t, a, "fresh")
+	WantValue(t, a, "k", "v")
+	WantMiss(t, a, "fresh")
 }
 
 func closed(t *testing.T, h *harness) {
@@ -808,6 +808,6 @@ func deleteExpired(t *testing.T, h *harness) {
 	if err != nil || n != 0 {
 		t.Fatalf("second DeleteExpired = %d, %v; want 0, nil", n, err)
 	}
-	wantValue(t, a, "keep", "v")
-	wantValue(t, a, "keep-ttl", "v")
+	WantValue(t, a, "keep", "v")
+	WantValue(t, a, "keep-ttl", "v")
 }

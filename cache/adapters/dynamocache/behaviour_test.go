@@ -15,20 +15,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cachelib-go/cachelib/cache"
 	"github.com/cachelib-go/cachelib/cache/adapters/dynamocache"
+	"github.com/cachelib-go/cachelib/cache/cachetest"
 )
 
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func wantValue(t testing.TB, a cache.Adapter, key, want string) {
-	t.Helper()
-	got, err := a.Get(t.Context(), key)
-	if err != nil || string(got) != want {
-		t.Fatalf("Get(%.40q) = %.40q, %v; want %.40q", key, got, err, want)
 	}
 }
 
@@ -89,7 +82,7 @@ func TestItemLayout(t *testing.T) {
 	if numAttr(t, it, dynamocache.AttrExpiry) != exp || numAttr(t, it, dynamocache.AttrTTL) != ttl {
 		t.Fatalf("Increment changed the expiry: %v", it)
 	}
-	wantValue(t, c, "k", "15")
+	cachetest.WantValue(t, c, "k", "15")
 
 	// A new counter never expires: no exp, no ttl.
 	_, err = c.Increment(ctx, "fresh", -3)
@@ -124,7 +117,7 @@ func TestCounterOverflow(t *testing.T) {
 		if _, err := c.Increment(ctx, key, tc.step); !errors.Is(err, cache.ErrOverflow) {
 			t.Fatalf("Increment past the int64 range: %v, want cache.ErrOverflow", err)
 		}
-		wantValue(t, c, key, fmt.Sprint(tc.start+2*tc.step))
+		cachetest.WantValue(t, c, key, fmt.Sprint(tc.start+2*tc.step))
 	}
 }
 
@@ -146,7 +139,7 @@ func TestLongKeys(t *testing.T) {
 	hits, err := c.GetMany(ctx, keys)
 	must(t, err)
 	for i, k := range keys {
-		wantValue(t, c, k, fmt.Sprint(i))
+		cachetest.WantValue(t, c, k, fmt.Sprint(i))
 		if string(hits[k]) != fmt.Sprint(i) {
 			t.Fatalf("GetMany: key %d = %q, want %q", i, hits[k], fmt.Sprint(i))
 		}
@@ -163,7 +156,7 @@ func TestLongKeys(t *testing.T) {
 			t.Fatalf("Has(%.20q...) after Clear = %v, %v", k, ok, err)
 		}
 	}
-	wantValue(t, other, "kept", "other")
+	cachetest.WantValue(t, other, "kept", "other")
 }
 
 // Batches larger than one BatchGetItem (100 keys) or BatchWriteItem (25

@@ -250,7 +250,7 @@ func TestAbandonedSetOwnsItsValue(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Restore()
-	wantValue(t, newCache(t, client, memcachedcache.WithPrefix(prefix)), "owned", "original")
+	cachetest.WantValue(t, newCache(t, client, memcachedcache.WithPrefix(prefix)), "owned", "original")
 }
 
 // adapterGoroutines returns the stacks of the goroutines started by the

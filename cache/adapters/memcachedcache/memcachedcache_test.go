@@ -124,21 +124,6 @@ func mustSet(t *testing.T, c cache.Adapter, key, value string, ttl time.Duration
 	}
 }
 
-func wantValue(t *testing.T, c cache.Adapter, key, want string) {
-	t.Helper()
-	got, err := c.Get(t.Context(), key)
-	if err != nil || string(got) != want {
-		t.Fatalf("Get(%q) = %q, %v; want %q", key, got, err, want)
-	}
-}
-
-func wantMiss(t *testing.T, c cache.Adapter, key string) {
-	t.Helper()
-	if got, err := c.Get(t.Context(), key); !errors.Is(err, cache.ErrNotFound) {
-		t.Fatalf("Get(%q) = %q, %v; want a miss", key, got, err)
-	}
-}
-
 // serverKey returns the item an adapter with prefix (stored as is) keeps
 // key under, following the documented layout, reading the generation with
 // the raw client.
@@ -193,7 +178,7 @@ func TestKeysNeverCollide(t *testing.T) {
 		mustSet(t, c, k, strconv.Itoa(i), 0)
 	}
 	for i, k := range keys {
-		wantValue(t, c, k, strconv.Itoa(i))
+		cachetest.WantValue(t, c, k, strconv.Itoa(i))
 	}
 
 	base := unique("p")
@@ -201,8 +186,8 @@ func TestKeysNeverCollide(t *testing.T) {
 	b := newCache(t, client, memcachedcache.WithPrefix(base+"|x"))
 	mustSet(t, a, "x|k", "a", 0)
 	mustSet(t, b, "k", "b", 0)
-	wantValue(t, a, "x|k", "a")
-	wantValue(t, b, "k", "b")
+	cachetest.WantValue(t, a, "x|k", "a")
+	cachetest.WantValue(t, b, "k", "b")
 }
 
 // Prefixes memcached cannot take as is still namespace and Clear.
@@ -219,9 +204,9 @@ func TestOddPrefixes(t *testing.T) {
 	if err := caches[0].Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantMiss(t, caches[0], "k")
+	cachetest.WantMiss(t, caches[0], "k")
 	for i, c := range caches[1:] {
-		wantValue(t, c, "k", strconv.Itoa(i+1))
+		cachetest.WantValue(t, c, "k", strconv.Itoa(i+1))
 	}
 }
 
@@ -243,21 +228,21 @@ func TestClearIsScoped(t *testing.T) {
 	if err := a.Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantMiss(t, a, "shared")
-	wantMiss(t, a, "ttl")
-	wantValue(t, b, "shared", "v")
-	wantValue(t, b, "ttl", "v")
+	cachetest.WantMiss(t, a, "shared")
+	cachetest.WantMiss(t, a, "ttl")
+	cachetest.WantValue(t, b, "shared", "v")
+	cachetest.WantValue(t, b, "ttl", "v")
 	if it, err := client.Get(foreign); err != nil || string(it.Value) != "theirs" {
 		t.Fatalf("foreign key after Clear: %v, %v", it, err)
 	}
 	// The cleared adapter works on, and clearing it again is harmless.
 	mustSet(t, a, "shared", "new", 0)
-	wantValue(t, a, "shared", "new")
+	cachetest.WantValue(t, a, "shared", "new")
 	if err := a.Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantMiss(t, a, "shared")
-	wantValue(t, b, "shared", "v")
+	cachetest.WantMiss(t, a, "shared")
+	cachetest.WantValue(t, b, "shared", "v")
 }
 
 // Another adapter of the same prefix (another process) sees a Clear within
@@ -270,18 +255,18 @@ func TestClearVisibility(t *testing.T) {
 	cached := newCache(t, client, memcachedcache.WithPrefix(prefix), memcachedcache.WithGenerationRefresh(refresh))
 	exact := newCache(t, client, memcachedcache.WithPrefix(prefix), memcachedcache.WithGenerationRefresh(0))
 	mustSet(t, clearer, "k", "v", 0)
-	wantValue(t, cached, "k", "v") // reads the generation now
-	wantValue(t, exact, "k", "v")
+	cachetest.WantValue(t, cached, "k", "v") // reads the generation now
+	cachetest.WantValue(t, exact, "k", "v")
 
 	if err := clearer.Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	cleared := time.Now()
-	wantMiss(t, clearer, "k")
-	wantMiss(t, exact, "k")
+	cachetest.WantMiss(t, clearer, "k")
+	cachetest.WantMiss(t, exact, "k")
 	// Well within its interval, the other adapter still uses the old
 	// generation...
-	wantValue(t, cached, "k", "v")
+	cachetest.WantValue(t, cached, "k", "v")
 	// ...and it sees the Clear once the interval is over.
 	for {
 		_, err := cached.Get(t.Context(), "k")
@@ -306,11 +291,11 @@ func TestNoPrefixShares(t *testing.T) {
 	b := newCache(t, client, memcachedcache.WithGenerationRefresh(0))
 	key := unique("key")
 	mustSet(t, a, key, "v", time.Minute)
-	wantValue(t, b, key, "v")
+	cachetest.WantValue(t, b, key, "v")
 	if err := b.Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantMiss(t, b, key)
+	cachetest.WantMiss(t, b, key)
 }
 
 // A generation lost to eviction or a restart clears the prefix: the new
@@ -323,9 +308,9 @@ func TestLostGeneration(t *testing.T) {
 	if err := client.Delete(prefix + "|gen"); err != nil {
 		t.Fatal(err)
 	}
-	wantMiss(t, c, "k")
+	cachetest.WantMiss(t, c, "k")
 	mustSet(t, c, "k", "new", 0)
-	wantValue(t, c, "k", "new")
+	cachetest.WantValue(t, c, "k", "new")
 	// Clear with no generation stored creates one.
 	if err := client.Delete(prefix + "|gen"); err != nil {
 		t.Fatal(err)
@@ -333,7 +318,7 @@ func TestLostGeneration(t *testing.T) {
 	if err := c.Clear(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	wantMiss(t, c, "k")
+	cachetest.WantMiss(t, c, "k")
 }
 
 // The default limit holds with the longest server key and a value that
@@ -372,7 +357,7 @@ func TestValueSizeLimits(t *testing.T) {
 		t.Fatalf("Add of 1.5 MiB past a 1 MiB server: %v, want ErrTooLarge", err)
 	}
 	mustSet(t, lax, "k", "small", 0) // the adapter works on
-	wantValue(t, lax, "k", "small")
+	cachetest.WantValue(t, lax, "k", "small")
 }
 
 // TTLs over 30 days are sent as Unix times: as relative seconds, memcached
@@ -384,11 +369,11 @@ func TestLongTTLs(t *testing.T) {
 	for _, ttl := range []time.Duration{29 * day, 30 * day, 31 * day, 365 * day, 200 * 365 * day} {
 		key := ttl.String()
 		mustSet(t, c, key, "v", ttl)
-		wantValue(t, c, key, "v")
+		cachetest.WantValue(t, c, key, "v")
 		if ok, err := c.Add(t.Context(), key+"-add", []byte("v"), ttl); !ok || err != nil {
 			t.Fatalf("Add(ttl %v) = %v, %v", ttl, ok, err)
 		}
-		wantValue(t, c, key+"-add", "v")
+		cachetest.WantValue(t, c, key+"-add", "v")
 	}
 }
 
@@ -404,14 +389,14 @@ func TestIncrementStrictness(t *testing.T) {
 		if n, err := c.Increment(t.Context(), v, 1); !errors.Is(err, cache.ErrNotInteger) {
 			t.Errorf("Increment of %q = %d, %v; want ErrNotInteger", v, n, err)
 		}
-		wantValue(t, c, v, v)
+		cachetest.WantValue(t, c, v, v)
 	}
 	// Leading zeros are an integer to the contract; incr would leave "8  ".
 	mustSet(t, c, "zeros", "007", 0)
 	if n, err := c.Increment(t.Context(), "zeros", 1); n != 8 || err != nil {
 		t.Fatalf("Increment of \"007\" = %d, %v; want 8", n, err)
 	}
-	wantValue(t, c, "zeros", "8")
+	cachetest.WantValue(t, c, "zeros", "8")
 
 	// A raw counter is plain ASCII on the server, which incr changes in
 	// place; the adapter reads what incr wrote.
@@ -426,7 +411,7 @@ func TestIncrementStrictness(t *testing.T) {
 	if n, err := client.Increment(sk, 3); n != 18 || err != nil {
 		t.Fatalf("raw incr = %d, %v", n, err)
 	}
-	wantValue(t, c, "n", "18")
+	cachetest.WantValue(t, c, "n", "18")
 }
 
 // A counter that incr takes to 2^62 is marked at once, so incr (whose sum
@@ -447,7 +432,7 @@ func TestIncrementMarksLargeCounters(t *testing.T) {
 	if it.Flags&(1<<31) == 0 || string(it.Value) != "!"+strconv.Itoa(limit) {
 		t.Fatalf("raw item after crossing 2^62: flags %#x, value %q; want it marked", it.Flags, it.Value)
 	}
-	wantValue(t, c, "n", strconv.Itoa(limit))
+	cachetest.WantValue(t, c, "n", strconv.Itoa(limit))
 	if n, err := c.Increment(t.Context(), "n", 1); n != limit+1 || err != nil {
 		t.Fatalf("Increment = %d, %v; want %d", n, err, limit+1)
 	}
@@ -470,10 +455,10 @@ func TestIncrementCASKeepsTTL(t *testing.T) {
 	}
 	// Never before the TTL...
 	time.Sleep(time.Until(start.Add(ttl - 100*time.Millisecond)))
-	wantValue(t, c, "neg", "-3")
-	wantValue(t, c, "down", "3")
+	cachetest.WantValue(t, c, "neg", "-3")
+	cachetest.WantValue(t, c, "down", "3")
 	// ...and, sent as 2 s, gone by 2 s; rewritten, by 2 s more.
 	time.Sleep(time.Until(start.Add(ttl + time.Second + 2*time.Second + 150*time.Millisecond)))
-	wantMiss(t, c, "neg")
-	wantMiss(t, c, "down")
+	cachetest.WantMiss(t, c, "neg")
+	cachetest.WantMiss(t, c, "down")
 }

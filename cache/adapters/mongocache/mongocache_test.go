@@ -92,14 +92,6 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func wantValue(t testing.TB, a cache.Adapter, key, want string) {
-	t.Helper()
-	got, err := a.Get(t.Context(), key)
-	if err != nil || string(got) != want {
-		t.Fatalf("Get(%q) = %q, %v; want %q", key, got, err, want)
-	}
-}
-
 // TestConformance runs the contract with a prefix (every adapter shares one
 // collection) and without one (an adapter per collection). The prefixed
 // adapters are opened by URL, each with a client of its own, as cache.Open
@@ -221,7 +213,7 @@ func TestDocumentLayout(t *testing.T) {
 	if n, ok := counter["n"].(int64); !ok || n != 15 || counter["v"] != nil {
 		t.Fatalf("document of counter n = %v, want n: int64(15) and no v", counter)
 	}
-	wantValue(t, c, "n", "15")
+	cachetest.WantValue(t, c, "n", "15")
 	// Set turns the counter back into a value document.
 	must(t, c.Set(ctx, "n", []byte("x"), 0))
 	if counter = raw("app:n"); counter["n"] != nil {
@@ -262,7 +254,7 @@ func TestClearLeavesForeignDocuments(t *testing.T) {
 	if n := count(); n != before-2 {
 		t.Fatalf("%d documents after two Clears, want %d", n, before-2)
 	}
-	wantValue(t, long, "k", "v")
+	cachetest.WantValue(t, long, "k", "v")
 	for _, id := range []any{"foreign", "ak2"} {
 		if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err(); err != nil {
 			t.Fatalf("foreign document %v: %v", id, err)
@@ -319,7 +311,7 @@ func TestTooLarge(t *testing.T) {
 	if err := c.SetMany(ctx, map[string][]byte{"k": big}, 0); !errors.Is(err, cache.ErrTooLarge) {
 		t.Fatalf("SetMany of 16 MiB = %v, want ErrTooLarge", err)
 	}
-	wantValue(t, c, "k", "old")
+	cachetest.WantValue(t, c, "k", "old")
 	// Just under the limit is stored.
 	fits := big[:mongocache.MaxDocumentSize-4096]
 	must(t, c.Set(ctx, "k", fits, 0))
@@ -357,11 +349,11 @@ func TestAtomicUpdatePath(t *testing.T) {
 	}
 	incr("new", 5, 5)
 	incr("new", -7, -2)
-	wantValue(t, c, "new", "-2")
+	cachetest.WantValue(t, c, "new", "-2")
 	must(t, c.Set(ctx, "dec", []byte("10"), time.Hour))
 	incr("dec", 5, 15)
 	incr("dec", 1, 16)
-	wantValue(t, c, "dec", "16")
+	cachetest.WantValue(t, c, "dec", "16")
 	must(t, c.Set(ctx, "max", []byte("9223372036854775807"), 0))
 	if _, err := c.Increment(ctx, "max", 1); !errors.Is(err, cache.ErrOverflow) {
 		t.Fatalf("Increment(MaxInt64 as text, 1) = %v, want ErrOverflow", err)
@@ -371,12 +363,12 @@ func TestAtomicUpdatePath(t *testing.T) {
 	if _, err := c.Increment(ctx, "max", 1); !errors.Is(err, cache.ErrOverflow) {
 		t.Fatalf("Increment(MaxInt64 counter, 1) = %v, want ErrOverflow", err)
 	}
-	wantValue(t, c, "max", "9223372036854775807")
+	cachetest.WantValue(t, c, "max", "9223372036854775807")
 	must(t, c.Set(ctx, "text", []byte("abc"), 0))
 	if _, err := c.Increment(ctx, "text", 1); !errors.Is(err, cache.ErrNotInteger) {
 		t.Fatalf("Increment(abc) = %v, want ErrNotInteger", err)
 	}
-	wantValue(t, c, "text", "abc")
+	cachetest.WantValue(t, c, "text", "abc")
 	must(t, c.Set(ctx, "short", []byte("41"), 30*time.Millisecond))
 	incr("short", 1, 42) // keeps the expiry
 	ok, err := c.Add(ctx, "short", []byte("x"), 0)
@@ -394,7 +386,7 @@ func TestAtomicUpdatePath(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Add over an expired entry = %v, %v; want true", ok, err)
 	}
-	wantValue(t, c, "short", "new")
+	cachetest.WantValue(t, c, "short", "new")
 	ok, err = c.Add(ctx, "absent", []byte("a"), 0)
 	if err != nil || !ok {
 		t.Fatalf("Add of an absent key = %v, %v; want true", ok, err)

@@ -22,14 +22,6 @@ func must(t testing.TB, err error) {
 	}
 }
 
-func wantValue(t testing.TB, a cache.Adapter, key, want string) {
-	t.Helper()
-	got, err := a.Get(t.Context(), key)
-	if err != nil || string(got) != want {
-		t.Fatalf("Get(%q) = %q, %v; want %q", key, got, err, want)
-	}
-}
-
 func TestNewRefusesClientsThatIgnoreDeadlines(t *testing.T) {
 	for _, client := range []redis.UniversalClient{
 		redis.NewClient(&redis.Options{Addr: defAddr}),
@@ -80,14 +72,14 @@ func TestClearIsScopedToItsPrefix(t *testing.T) {
 				if ok, err := a.Has(ctx, k); ok || err != nil {
 					t.Fatalf("after Clear, a.Has(%q) = %v, %v", k, ok, err)
 				}
-				wantValue(t, b, k, "b")
-				wantValue(t, c, k, "c")
+				cachetest.WantValue(t, b, k, "b")
+				cachetest.WantValue(t, c, k, "c")
 			}
 			if v, err := rc.Get(ctx, foreign).Result(); v != "raw" || err != nil {
 				t.Fatalf("foreign key after Clear: %q, %v", v, err)
 			}
 			must(t, c.Clear(ctx))
-			wantValue(t, b, "k0", "b")
+			cachetest.WantValue(t, b, "k0", "b")
 		})
 	}
 }
@@ -286,13 +278,13 @@ func TestIncrementNonCanonicalDecimals(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Fatalf("Increment(%q, %d) = %d, %v; want %d", tc.stored, tc.delta, got, err, tc.want)
 		}
-		wantValue(t, a, tc.stored, fmt.Sprint(tc.want))
+		cachetest.WantValue(t, a, tc.stored, fmt.Sprint(tc.want))
 	}
 	must(t, a.Set(ctx, "big", []byte("09223372036854775807"), 0))
 	if _, err := a.Increment(ctx, "big", 1); !errors.Is(err, cache.ErrOverflow) {
 		t.Fatalf("Increment past MaxInt64 from a padded value = %v, want ErrOverflow", err)
 	}
-	wantValue(t, a, "big", "09223372036854775807")
+	cachetest.WantValue(t, a, "big", "09223372036854775807")
 
 	must(t, a.Set(ctx, "ttl", []byte("01"), time.Second))
 	if n, err := a.Increment(ctx, "ttl", 1); n != 2 || err != nil {
@@ -317,7 +309,7 @@ func TestIncrementNonCanonicalDecimals(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	wantValue(t, a, "race", "160")
+	cachetest.WantValue(t, a, "race", "160")
 }
 
 // Errors other than a miss wrap the client's error.
@@ -363,7 +355,7 @@ func TestClusterUnprefixedKeys(t *testing.T) {
 	t.Cleanup(func() { a.DeleteMany(context.Background(), cachetest.OddKeys) })
 	must(t, a.SetMany(ctx, items, time.Minute))
 	for k, v := range items {
-		wantValue(t, a, k, string(v))
+		cachetest.WantValue(t, a, k, string(v))
 	}
 	hits, err := a.GetMany(ctx, cachetest.OddKeys)
 	if err != nil || len(hits) != len(items) {
