@@ -8,10 +8,17 @@
 //
 //   - Read-your-writes. When Set returns nil, a Get sees the value (until it
 //     expires, is overwritten, or is evicted to make room). Overwriting an
-//     entry is applied in place at once; only a Set that creates an entry
-//     waits for ristretto to apply it.
+//     entry with a value no larger is applied in place at once; a Set that
+//     creates an entry, or makes one larger, waits for ristretto to apply it.
+//   - The capacity holds for overwrites too. Ristretto makes room only when
+//     it admits a key it does not hold: it replaces an existing key's value
+//     in place and merely notes the larger cost, so keys that keep growing
+//     would fill memory without bound. A Set that makes an entry larger
+//     therefore removes the key and adds it anew, so ristretto evicts other
+//     entries or rejects the value. Meanwhile readers may see the new value,
+//     then a miss.
 //   - Nothing is dropped silently. A Set ristretto's buffer refuses is
-//     retried; a new entry its admission policy rejects (the cache is full of
+//     retried; a value its admission policy rejects (the cache is full of
 //     entries used more often) is reported as ErrRejected; a value larger
 //     than the whole capacity is reported as cache.ErrTooLarge.
 //   - Add and Increment are atomic: writers of one key are serialised by a
@@ -47,10 +54,12 @@ const entryOverhead = 128
 
 const stripes = 256
 
-// ErrRejected reports a new entry that ristretto's admission policy turned
-// down because the cache is full of entries that are used more often. The
-// cache is left as it was; a later Set of a key that has been read often
-// enough is admitted.
+// ErrRejected reports a value that ristretto's admission policy turned down
+// because the cache is full of entries that are used more often. For a new
+// key the cache is left as it was. A rejected value larger than the one it
+// was to replace leaves the key absent, so that readers never get the value
+// the caller meant to replace. A later Set of a key that has been read
+// often enough is admitted.
 var ErrRejected = errors.New("memorycache: entry rejected by the admission policy: the cache is full")
 
 // Option configures a Cache.
@@ -61,32 +70,74 @@ type config struct {
 }
 
 // WithCapacity bounds the memory the cache uses, in bytes: the length of
-// every value plus about 128 bytes of bookkeeping per entry. The default is
-// DefaultCapacity. A value larger than the capacity gives cache.ErrTooLarge.
+// every value plus about 128 bytes of bookkeeping per entry. An entry
+// overwritten with a value up to an eighth smaller stays charged for the
+// larger one, so that values whose size varies a little are replaced in
+// place. The default is DefaultCapacity. A value larger than the capacity
+// gives cache.ErrTooLarge.
 func WithCapacity(bytes int64) Option { return func(c *config) { c.capacity = bytes } }
 
 // An entry is what ristretto stores: one allocation holding a small header
 // and then the value, so a Get follows no pointer beyond ristretto's own.
-// The header is the expiry (Unix nanoseconds, 0 for none), which Increment
-// keeps, and a flag that ristretto's OnReject callback sets. OnReject runs
-// before a later Wait returns, so a writer that waited reads the flag safely
-// and learns whether its own entry was admitted; a rejected entry is never
-// visible to readers.
+// The header holds:
+//
+//   - the expiry (Unix nanoseconds, 0 for none), which Increment keeps;
+//   - the charge, the cost ristretto's policy counts for the entry, which
+//     it reads through Config.Cost when it applies the write;
+//   - a flag that ristretto's OnReject callback sets. OnReject runs before a
+//     later Wait returns, so a writer that waited reads the flag safely and
+//     learns whether its own entry was admitted;
+//   - how the entry was stored, which the ShouldUpdate callback records
+//     when the entry replaces another in place (see replace).
+//
+// The header is written before ristretto publishes the entry, except for
+// the rejected flag, which readers never look at.
 const (
 	expOff      = 0
-	rejectedOff = 8
-	headerSize  = 9
+	chargeOff   = 8
+	rejectedOff = 16
+	stateOff    = 17
+	headerSize  = 18
 )
 
-func makeEntry(value []byte, exp int64) []byte {
+// States of an entry, at stateOff.
+const (
+	added    = iota // not (yet) in the cache: ristretto's goroutine will add it
+	replaced        // replaced another entry in place, within that entry's charge
+	grew            // replaced a smaller entry in place: the policy must make room
+)
+
+func makeEntry(value []byte, exp, charge int64) []byte {
 	e := make([]byte, headerSize+len(value))
 	binary.LittleEndian.PutUint64(e[expOff:], uint64(exp))
+	binary.LittleEndian.PutUint64(e[chargeOff:], uint64(charge))
 	copy(e[headerSize:], value)
 	return e
 }
 
 func entryExp(e []byte) int64     { return int64(binary.LittleEndian.Uint64(e[expOff:])) }
+func entryCharge(e []byte) int64  { return int64(binary.LittleEndian.Uint64(e[chargeOff:])) }
 func entryRejected(e []byte) bool { return e[rejectedOff] != 0 }
+
+// replace is ristretto's ShouldUpdate callback. Ristretto calls it with the
+// key's lock held when cur is about to replace prev in place, before cur is
+// visible or queued, and then records cur's charge as the key's cost without
+// evicting anything. So a cur costing more than prev's charge is marked
+// grew, and put makes ristretto add it anew. A cur costing a little less
+// keeps prev's charge: should the value grow back, it still fits.
+func replace(cur, prev []byte) bool {
+	was := entryCharge(prev)
+	cost := entryCharge(cur)
+	switch {
+	case cost > was:
+		cur[stateOff] = grew
+		return true
+	case cost >= was-was/8:
+		binary.LittleEndian.PutUint64(cur[chargeOff:], uint64(was))
+	}
+	cur[stateOff] = replaced
+	return true
+}
 
 // Cache is an in-memory cache.Adapter. It also implements cache.Incrementer,
 // cache.Batcher, cache.Viewer and cache.TTLGetter. Create it with New and release it with Close.
@@ -133,7 +184,11 @@ func New(opts ...Option) (*Cache, error) {
 		MaxCost:            cfg.capacity,
 		BufferItems:        64,
 		IgnoreInternalCost: true,
-		OnReject:           func(it *ristretto.Item[[]byte]) { it.Value[rejectedOff] = 1 },
+		// put passes a cost of 0, so ristretto asks for the charge when
+		// it applies the write, after replace has settled it.
+		Cost:         entryCharge,
+		ShouldUpdate: replace,
+		OnReject:     func(it *ristretto.Item[[]byte]) { it.Value[rejectedOff] = 1 },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("memorycache: %w", err)
@@ -160,10 +215,11 @@ func (c *Cache) stripe(key string) int {
 }
 
 func (c *Cache) newEntry(key string, value []byte, exp int64) ([]byte, error) {
-	if cost := int64(len(value)) + entryOverhead; cost > c.capacity {
+	cost := int64(len(value)) + entryOverhead
+	if cost > c.capacity {
 		return nil, fmt.Errorf("%w: key %q: %d bytes with bookkeeping, capacity %d", cache.ErrTooLarge, key, cost, c.capacity)
 	}
-	return makeEntry(value, exp), nil
+	return makeEntry(value, exp, cost), nil
 }
 
 // expiry returns the Unix nanoseconds at which an entry written now with ttl
@@ -181,24 +237,45 @@ func value(e []byte) []byte {
 }
 
 // put hands e to ristretto and reports whether it is already visible; when
-// it is not, the caller must Wait before reading it. The key's stripe lock
-// must be held, so no other write of key can interleave.
+// it is not, the caller must Wait before reading it and then check whether
+// it was rejected. The key's stripe lock must be held, so no other write of
+// key can interleave.
 func (c *Cache) put(ctx context.Context, key string, e []byte) (visible bool, err error) {
-	ttl := time.Duration(0)
-	if exp := entryExp(e); exp != 0 {
-		// Never 0, which ristretto reads as "no expiry".
-		ttl = max(time.Duration(exp-time.Now().UnixNano()), 1)
+	if err := c.send(ctx, key, e); err != nil {
+		return false, err
 	}
-	for !c.rc.SetWithTTL(key, e, int64(len(e)-headerSize)+entryOverhead, ttl) {
+	switch e[stateOff] {
+	case replaced:
+		return true, nil
+	case grew:
+		// Ristretto makes room only for a key it does not hold.
+		c.rc.Del(key)
+		if err := c.send(ctx, key, e); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}
+
+// send queues e until ristretto's buffer takes it. An overwrite is applied
+// in place before SetWithTTL returns (see replace); a new key is added by
+// ristretto's goroutine.
+func (c *Cache) send(ctx context.Context, key string, e []byte) error {
+	for {
+		ttl := time.Duration(0)
+		if exp := entryExp(e); exp != 0 {
+			// Never 0, which ristretto reads as "no expiry".
+			ttl = max(time.Duration(exp-time.Now().UnixNano()), 1)
+		}
+		if c.rc.SetWithTTL(key, e, 0, ttl) {
+			return nil
+		}
 		// The buffer was full: let ristretto drain it, then retry.
 		if err := ctx.Err(); err != nil {
-			return false, err
+			return err
 		}
 		c.rc.Wait()
 	}
-	// An overwrite is applied in place before SetWithTTL returns.
-	_, visible = c.rc.GetTTL(key)
-	return visible, nil
 }
 
 // store puts e under key and returns once a Get sees it.
