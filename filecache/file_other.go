@@ -13,6 +13,13 @@ import (
 type entryFile struct{ f *os.File }
 
 func openEntry(path string) (entryFile, error) {
+	fi, err := os.Lstat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: path, Err: errNotRegular}
+	}
+	if err != nil {
+		return entryFile{}, err
+	}
 	f, err := os.Open(path)
 	return entryFile{f}, err
 }
