@@ -24,6 +24,8 @@ func openEntry(path string) (entryFile, error) {
 	return entryFile{f}, err
 }
 
+func openFolderNoFollow(path string) (*os.File, error) { return os.Open(path) }
+
 func createEntry(path string, mode fs.FileMode) (entryFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	return entryFile{f}, err

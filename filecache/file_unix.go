@@ -46,6 +46,12 @@ func openEntry(path string) (entryFile, error) {
 	return f, nil
 }
 
+// openFolderNoFollow opens the folder at path for listing, unless it is a
+// symbolic link.
+func openFolderNoFollow(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW, 0)
+}
+
 // createEntry creates a file that must not exist yet, with permission mode
 // less the umask. O_EXCL already refuses to follow a symbolic link; the
 // O_NOFOLLOW says so.

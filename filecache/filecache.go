@@ -19,14 +19,43 @@
 // damaged (and then removed), all of which are misses at worst, while an
 // fsync would make every Set wait for the disk.
 //
+// The cache never follows a symbolic link and never opens anything but a
+// regular file as one of its own. Something other than a regular file under
+// an entry's name (a symbolic link, a FIFO, a folder) is treated like a
+// file another program wrote: a miss, logged and left alone, which a write
+// of that key replaces; a FIFO in particular is never waited on. The
+// folder, its ".locks" subfolder and the lock files in it must be a folder,
+// a folder, and regular files with a single link, or New, or the call that
+// opens a lock file, fails with an error matching ErrUnsafeFile. So a user
+// who shares the folder through a group (see WithMode) cannot, by planting
+// a link, make another user's process change or overwrite a file it can
+// reach and the planter cannot.
+//
 // # Sharing a folder
 //
 // Several Caches, in one process or in many, may use the same folder. Add and
 // Increment stay atomic across all of them, and so do Set and Delete with
 // respect to Add: writers of a key hold one of 64 lock stripes, each an
-// in-process mutex plus flock(2) on a file in the ".locks" subfolder. Reads
-// take no lock. Locks and counters live in memory shared through the local
-// kernel, so the folder must not be shared between machines (over NFS, say).
+// in-process semaphore plus flock(2) on a file in the ".locks" subfolder.
+// Reads take no lock: a read that finds an expired or damaged file removes
+// it only if its stripe is free at once. Locks and counters live in memory
+// shared through the local kernel, so the folder must not be shared between
+// machines (over NFS, say).
+//
+// No call waits without bound, even when a process holding a lock is
+// stopped or hangs. A blocked flock cannot be interrupted, so a call that
+// finds a lock taken tries again, backing off up to a couple of
+// milliseconds between tries, until its context ends or, at the latest,
+// the lock timeout after it first had to wait (see WithLockTimeout): then
+// it fails with the context's error, or with one matching ErrLockTimeout
+// and context.DeadlineExceeded. Waiting by polling is not fair: under heavy
+// contention for one stripe between processes, one may wait longer than
+// with a blocking flock, up to the same bound.
+//
+// The entry counter is a file too, mapped into every process. New writes
+// its page with real bytes before mapping it, so on a full disk New fails
+// with an error matching syscall.ENOSPC; a first store into the mapping of
+// a sparse file would instead kill the process with SIGBUS.
 //
 // Clear removes only files that have both the entry name pattern and the
 // entry magic, so other files in the folder are safe, but a folder of its own
@@ -36,14 +65,20 @@
 //
 // The cache keeps a count of entry files in a small shared counter, updated
 // when a write creates a file and when a file is removed, so that a Set need
-// not list the folder. When a write takes the count above the threshold (see
-// WithThreshold), that write prunes: it removes expired entries, then the
-// entries that expire soonest, then never-expiring entries oldest first,
-// until the count is 10% below the threshold, so one scan of the folder pays
-// for many writes. Scans (New, pruning, DeleteExpired, Clear) also set the
-// count to what they find, when no write ran meanwhile, which corrects drift
-// from outside (a file removed by hand, a process killed between a rename and
-// its count).
+// not list the folder. A write that would create an entry while the count is
+// at the threshold (see WithThreshold) first makes room: it removes expired
+// entries, then the entries that expire soonest, then never-expiring entries
+// oldest first, until the count with its own entry will be 10% below the
+// threshold, so one scan of the folder pays for many writes. One writer
+// prunes at a time, in all the processes that share the folder; the others
+// that would create an entry wait for it, within the same bound as a wait
+// for a lock. Since every write that creates an entry was let in below the
+// threshold, the folder never holds more than the threshold plus one entry
+// per write in flight, unless pruning fails or cannot remove enough (files
+// that only look like entries are counted but never removed). Scans (New, pruning, DeleteExpired, Clear) also set
+// the count to what they find, when no write ran meanwhile, which corrects
+// drift from outside (a file removed by hand, a process killed between a
+// rename and its count).
 //
 // # Expiry
 //
@@ -160,8 +195,9 @@ func WithThreshold(n int) Option { return func(o *options) { o.threshold = n } }
 // WithMode sets the permission bits of entry files (default DefaultMode).
 // A mode other than the default is applied with chmod, so the umask does not
 // narrow it: WithMode(0o660) lets a group of users share the folder. The
-// lock files get the same mode, and the ".locks" folder the matching folder
-// mode (0o770 for 0o660). New creates a missing cache folder with mode 0700
+// lock files and the ".locks" folder that a cache creates get the same mode
+// and the matching folder mode (0o770 for 0o660); existing ones keep
+// theirs. New creates a missing cache folder with mode 0700
 // regardless, so a folder shared between users is best created beforehand.
 func WithMode(perm fs.FileMode) Option { return func(o *options) { o.mode = perm & fs.ModePerm } }
 

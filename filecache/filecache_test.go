@@ -871,7 +871,7 @@ func TestFileMode(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	dir := t.TempDir()
-	for _, opt := range []Option{WithThreshold(-1), WithJanitor(-time.Second)} {
+	for _, opt := range []Option{WithThreshold(-1), WithJanitor(-time.Second), WithLockTimeout(0)} {
 		if c, err := New(dir, opt); err == nil {
 			c.Close()
 			t.Errorf("New accepted an invalid option")

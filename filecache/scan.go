@@ -23,8 +23,11 @@ import (
 // scan calls fn with the name of every file in the folder. It stops at the
 // first error from fn, when ctx ends, or when Close begins.
 func (c *Cache) scan(ctx context.Context, fn func(name string) error) error {
-	d, err := os.Open(c.dir)
+	d, err := openFolderNoFollow(c.dir)
 	if err != nil {
+		if cerr := checkFolder(c.dir); cerr != nil {
+			err = cerr
+		}
 		return fmt.Errorf("filecache: listing folder: %w", err)
 	}
 	defer d.Close()
@@ -190,10 +193,10 @@ func (c *Cache) admit(b *budget, path string) error {
 	if c.threshold == 0 || c.sh.loadCount() < c.threshold {
 		return nil
 	}
-	if ok, err := exists(path); err != nil || ok {
-		if err != nil {
-			return fmt.Errorf("filecache: %w", err)
-		}
+	switch ok, err := exists(path); {
+	case err != nil:
+		return fmt.Errorf("filecache: %w", err)
+	case ok:
 		return nil
 	}
 	err := b.poll(func() (bool, error) {

@@ -45,7 +45,7 @@ func init() {
 		c.Close()
 		var held []*os.File
 		for _, name := range []string{stripeFileName(stripe), countFileName} {
-			f, err := os.OpenFile(filepath.Join(dir, lockDirName, name), os.O_RDWR, 0)
+			f, err := os.OpenFile(filepath.Join(dir, lockDirName, name), os.O_RDWR|os.O_CREATE, 0o600)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -143,7 +143,11 @@ func allReturnWithin(t *testing.T, what string, limit time.Duration, calls []fun
 			continue
 		case <-timeout:
 		}
-		t.Errorf("%d of %d %s still blocked after %v", len(calls)-returned, len(calls), what, limit)
+		if len(calls) == 1 {
+			t.Errorf("%s still blocked after %v", what, limit)
+		} else {
+			t.Errorf("%d of %d %s still blocked after %v", len(calls)-returned, len(calls), what, limit)
+		}
 		for ; returned < len(calls); returned++ {
 			for {
 				unblock()
