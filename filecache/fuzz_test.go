@@ -80,9 +80,9 @@ func checksumVariants(b []byte) [][]byte {
 const allocSlack = bufSize + 1<<10
 
 // allocated returns the bytes of heap that fn allocates. Whatever else runs
-// meanwhile adds to it, so it is an upper bound, good for checking that a
-// crafted length cannot make a decoder allocate what the input does not
-// hold, not for counting small allocations.
+// meanwhile in the process adds to it, so it is an upper bound, good for
+// checking that a crafted length cannot make a decoder allocate what the
+// input does not hold, not for counting small allocations.
 func allocated(fn func()) uint64 {
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -92,12 +92,19 @@ func allocated(fn func()) uint64 {
 }
 
 // wantAllocAtMost fails the test if fn allocates more than the input it
-// decodes, of size bytes, plus allocSlack.
+// decodes, of size bytes, plus allocSlack, each of three times it runs. A
+// decoder that trusts a forged length overallocates every time, while
+// allocations by other goroutines, or by lazy initialisation on a first
+// run, do not repeat (one such was 6 KB on a fuzz worker's first input).
 func wantAllocAtMost(t *testing.T, what string, size int, fn func()) {
 	t.Helper()
-	if n := allocated(fn); n > uint64(size)+allocSlack {
-		t.Fatalf("%s of %d bytes allocated %d bytes", what, size, n)
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		if least = min(least, allocated(fn)); least <= uint64(size)+allocSlack {
+			return
+		}
 	}
+	t.Fatalf("%s of %d bytes allocated %d bytes or more each of 3 times", what, size, least)
 }
 
 func FuzzParseHeader(f *testing.F) {
@@ -173,7 +180,10 @@ func checkLoad(t *testing.T, c *Cache, path string, now int64, b []byte) {
 		l   loaded
 		err error
 	)
-	wantAllocAtMost(t, "loading a file", len(b), func() { l, err = c.load(path, now, true, false) })
+	wantAllocAtMost(t, "loading a file", len(b), func() {
+		l.release() // from an earlier run
+		l, err = c.load(path, now, true, false)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
