@@ -13,9 +13,18 @@ import (
 type entryFile struct{ f *os.File }
 
 func openEntry(path string) (entryFile, error) {
+	fi, err := os.Lstat(path)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = &fs.PathError{Op: "open", Path: path, Err: errNotRegular}
+	}
+	if err != nil {
+		return entryFile{}, err
+	}
 	f, err := os.Open(path)
 	return entryFile{f}, err
 }
+
+func openFolderNoFollow(path string) (*os.File, error) { return os.Open(path) }
 
 func createEntry(path string, mode fs.FileMode) (entryFile, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)

@@ -19,14 +19,43 @@
 // damaged (and then removed), all of which are misses at worst, while an
 // fsync would make every Set wait for the disk.
 //
+// The cache never follows a symbolic link and never opens anything but a
+// regular file as one of its own. Something other than a regular file under
+// an entry's name (a symbolic link, a FIFO, a folder) is treated like a
+// file another program wrote: a miss, logged and left alone, which a write
+// of that key replaces; a FIFO in particular is never waited on. The
+// folder, its ".locks" subfolder and the lock files in it must be a folder,
+// a folder, and regular files with a single link, or New, or the call that
+// opens a lock file, fails with an error matching ErrUnsafeFile. So a user
+// who shares the folder through a group (see WithMode) cannot, by planting
+// a link, make another user's process change or overwrite a file it can
+// reach and the planter cannot.
+//
 // # Sharing a folder
 //
 // Several Caches, in one process or in many, may use the same folder. Add and
 // Increment stay atomic across all of them, and so do Set and Delete with
 // respect to Add: writers of a key hold one of 64 lock stripes, each an
-// in-process mutex plus flock(2) on a file in the ".locks" subfolder. Reads
-// take no lock. Locks and counters live in memory shared through the local
-// kernel, so the folder must not be shared between machines (over NFS, say).
+// in-process semaphore plus flock(2) on a file in the ".locks" subfolder.
+// Reads take no lock: a read that finds an expired or damaged file removes
+// it only if its stripe is free at once. Locks and counters live in memory
+// shared through the local kernel, so the folder must not be shared between
+// machines (over NFS, say).
+//
+// No call waits without bound, even when a process holding a lock is
+// stopped or hangs. A blocked flock cannot be interrupted, so a call that
+// finds a lock taken tries again, backing off up to a couple of
+// milliseconds between tries, until its context ends or, at the latest,
+// the lock timeout after it first had to wait (see WithLockTimeout): then
+// it fails with the context's error, or with one matching ErrLockTimeout
+// and context.DeadlineExceeded. Waiting by polling is not fair: under heavy
+// contention for one stripe between processes, one may wait longer than
+// with a blocking flock, up to the same bound.
+//
+// The entry counter is a file too, mapped into every process. New writes
+// its page with real bytes before mapping it, so on a full disk New fails
+// with an error matching syscall.ENOSPC; a first store into the mapping of
+// a sparse file would instead kill the process with SIGBUS.
 //
 // Clear removes only files that have both the entry name pattern and the
 // entry magic, so other files in the folder are safe, but a folder of its own
@@ -36,14 +65,20 @@
 //
 // The cache keeps a count of entry files in a small shared counter, updated
 // when a write creates a file and when a file is removed, so that a Set need
-// not list the folder. When a write takes the count above the threshold (see
-// WithThreshold), that write prunes: it removes expired entries, then the
-// entries that expire soonest, then never-expiring entries oldest first,
-// until the count is 10% below the threshold, so one scan of the folder pays
-// for many writes. Scans (New, pruning, DeleteExpired, Clear) also set the
-// count to what they find, when no write ran meanwhile, which corrects drift
-// from outside (a file removed by hand, a process killed between a rename and
-// its count).
+// not list the folder. A write that would create an entry while the count is
+// at the threshold (see WithThreshold) first makes room: it removes expired
+// entries, then the entries that expire soonest, then never-expiring entries
+// oldest first, until the count with its own entry will be 10% below the
+// threshold, so one scan of the folder pays for many writes. One writer
+// prunes at a time, in all the processes that share the folder; the others
+// that would create an entry wait for it, within the same bound as a wait
+// for a lock. Since every write that creates an entry was let in below the
+// threshold, the folder never holds more than the threshold plus one entry
+// per write in flight, unless pruning fails or cannot remove enough (files
+// that only look like entries are counted but never removed). Scans (New, pruning, DeleteExpired, Clear) also set
+// the count to what they find, when no write ran meanwhile, which corrects
+// drift from outside (a file removed by hand, a process killed between a
+// rename and its count).
 //
 // # Expiry
 //
@@ -89,6 +124,10 @@ const DefaultThreshold = 500
 // otherwise.
 const DefaultMode fs.FileMode = 0o600
 
+// DefaultLockTimeout is how long one call may wait for locks, unless
+// WithLockTimeout says otherwise.
+const DefaultLockTimeout = 5 * time.Second
+
 // MinTTL is the shortest expiry the cache keeps: a positive TTL below it is
 // raised to it. Longer TTLs are kept to the nanosecond.
 const MinTTL = time.Millisecond
@@ -110,6 +149,23 @@ const (
 	bufSize = 16 << 10
 )
 
+// ErrUnsafeFile is matched by the error from New, or from a call, that finds
+// a symbolic link, a file of the wrong type, or a lock file with more than
+// one link where the cache keeps its folder, its lock folder or its lock
+// files. The cache never follows a symbolic link and never opens a FIFO or
+// a device as one of its files.
+var ErrUnsafeFile = errors.New("filecache: refusing a symbolic link, a file of the wrong type or a hard-linked lock file")
+
+// ErrLockTimeout is matched, together with context.DeadlineExceeded, by the
+// error of a call that waited the whole lock timeout (see WithLockTimeout)
+// for a lock held by another goroutine or process, or for another pruner
+// to make room.
+var ErrLockTimeout = errors.New("filecache: lock timeout")
+
+// errNotRegular marks an entry name that holds something other than a
+// regular file: it is left alone, like a file another program wrote.
+var errNotRegular = errors.New("not a regular file")
+
 // errClosed is returned by every method after Close.
 var errClosed = fmt.Errorf("filecache: %w", cache.ErrClosed)
 
@@ -122,28 +178,42 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b 
 type Option func(*options)
 
 type options struct {
-	threshold int
-	mode      fs.FileMode
-	logger    *slog.Logger
-	janitor   time.Duration
+	threshold   int
+	mode        fs.FileMode
+	logger      *slog.Logger
+	janitor     time.Duration
+	lockTimeout time.Duration
 }
 
-// WithThreshold sets the number of entries above which a write prunes the
-// cache down to 90% of n (default DefaultThreshold). Zero means no limit.
-// New rejects a negative n.
+// WithThreshold sets the number of entries the cache may hold (default
+// DefaultThreshold): a write that would create an entry beyond it first
+// prunes the cache down to 90% of n. With several writers at once, in one
+// process or in many, the folder holds at most n plus one entry per write
+// in flight. Zero means no limit. New rejects a negative n.
 func WithThreshold(n int) Option { return func(o *options) { o.threshold = n } }
 
 // WithMode sets the permission bits of entry files (default DefaultMode).
 // A mode other than the default is applied with chmod, so the umask does not
 // narrow it: WithMode(0o660) lets a group of users share the folder. The
-// lock files get the same mode, and the ".locks" folder the matching folder
-// mode (0o770 for 0o660). New creates a missing cache folder with mode 0700
+// lock files and the ".locks" folder that a cache creates get the same mode
+// and the matching folder mode (0o770 for 0o660); existing ones keep
+// theirs. New creates a missing cache folder with mode 0700
 // regardless, so a folder shared between users is best created beforehand.
 func WithMode(perm fs.FileMode) Option { return func(o *options) { o.mode = perm & fs.ModePerm } }
 
 // WithLogger sets where damaged files and background errors are reported
 // (default slog.Default(), looked up when a message is logged).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithLockTimeout bounds how long one call waits for locks that other
+// goroutines or processes hold, and for another pruner to make room (default
+// DefaultLockTimeout). The call's context may end the wait sooner; this
+// bounds it when the context has no deadline, as when a process that holds
+// a lock is stopped or hangs. A call that waited the whole timeout fails
+// with an error matching ErrLockTimeout and context.DeadlineExceeded. New
+// also waits at most this long for other processes opening the folder. New
+// rejects a d that is not positive.
+func WithLockTimeout(d time.Duration) Option { return func(o *options) { o.lockTimeout = d } }
 
 // WithJanitor starts a goroutine that calls DeleteExpired every interval,
 // until Close. Zero, the default, starts none: expired files are then
@@ -156,11 +226,12 @@ func WithJanitor(interval time.Duration) Option { return func(o *options) { o.ja
 // cache.Viewer. It is safe for concurrent use by many goroutines and by many
 // processes.
 type Cache struct {
-	dir       string
-	mode      fs.FileMode
-	threshold int64
-	logger    *slog.Logger
-	sh        *shared
+	dir         string
+	mode        fs.FileMode
+	threshold   int64
+	lockTimeout time.Duration
+	logger      *slog.Logger
+	sh          *shared
 
 	// life is read-locked by every method for its whole run and
 	// write-locked by Close, so Close never unmaps the counter or closes a
@@ -185,9 +256,12 @@ var (
 
 // New returns a Cache that keeps its entries in dir, creating dir with
 // permission 0700 if it does not exist. It counts the entries already there,
-// which lists the folder once.
+// which lists the folder once. A dir that is a symbolic link, or not a
+// folder, gives an error matching ErrUnsafeFile: pass the folder a link
+// points to instead. On a full disk New fails with an error matching
+// syscall.ENOSPC.
 func New(dir string, opts ...Option) (*Cache, error) {
-	o := options{threshold: DefaultThreshold, mode: DefaultMode}
+	o := options{threshold: DefaultThreshold, mode: DefaultMode, lockTimeout: DefaultLockTimeout}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -197,18 +271,25 @@ func New(dir string, opts ...Option) (*Cache, error) {
 	if o.janitor < 0 {
 		return nil, fmt.Errorf("filecache: negative janitor interval %v", o.janitor)
 	}
+	if o.lockTimeout <= 0 {
+		return nil, fmt.Errorf("filecache: lock timeout %v, want a positive duration", o.lockTimeout)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("filecache: %w", err)
 	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return nil, fmt.Errorf("filecache: creating folder: %w", err)
+	if err := checkFolder(abs); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("filecache: creating folder: %w", err)
+		}
+	} else if err != nil {
+		return nil, err
 	}
-	sh, err := openShared(abs, o.mode)
+	sh, err := openShared(abs, o.mode, o.lockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cache{dir: abs, mode: o.mode, threshold: int64(o.threshold), logger: o.logger, sh: sh}
+	c := &Cache{dir: abs, mode: o.mode, threshold: int64(o.threshold), lockTimeout: o.lockTimeout, logger: o.logger, sh: sh}
 	before := sh.snapshot()
 	n := 0
 	if err := c.scan(context.Background(), func(name string) error {
@@ -225,6 +306,23 @@ func New(dir string, opts ...Option) (*Cache, error) {
 		c.startJanitor(o.janitor)
 	}
 	return c, nil
+}
+
+// checkFolder returns nil if path is a folder, an error matching
+// ErrUnsafeFile if it is a symbolic link or another kind of file, and
+// os.Lstat's error if it cannot tell. It makes the error clear; the opens
+// that follow use O_NOFOLLOW, so a swap after the check is refused too.
+func checkFolder(path string) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err != nil:
+		return fmt.Errorf("filecache: %w", err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symbolic link", ErrUnsafeFile, path)
+	case !fi.IsDir():
+		return fmt.Errorf("%w: %s is not a folder", ErrUnsafeFile, path)
+	}
+	return nil
 }
 
 // dirMode derives the mode of the lock folder from the file mode: whoever
@@ -358,20 +456,34 @@ func (l *loaded) valueCopy() []byte {
 //
 // An entry that fits the read buffer costs one open, one read and one close.
 func (c *Cache) load(path string, now int64, wantValue, keep bool) (loaded, error) {
-	f, err := openEntry(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return loaded{st: stMissing}, nil
-		}
-		return loaded{}, err
+	f, l, err := openStatus(path)
+	if err != nil || l.st != stLive {
+		return l, err
 	}
-	l, err := loadFrom(f, now, wantValue)
+	l, err = loadFrom(f, now, wantValue)
 	if err == nil && keep && (l.st == stExpired || l.st == stCorrupt) {
 		l.f, l.kept = f, true
 	} else {
 		f.Close()
 	}
 	return l, err
+}
+
+// openStatus opens the entry file at path for load and peek. It returns the
+// open file and a stLive placeholder, or no file and what was found in its
+// place: nothing (stMissing) or something other than a regular file
+// (stForeign).
+func openStatus(path string) (entryFile, loaded, error) {
+	f, err := openEntry(path)
+	switch {
+	case err == nil:
+		return f, loaded{st: stLive}, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return f, loaded{st: stMissing}, nil
+	case errors.Is(err, errNotRegular):
+		return f, loaded{st: stForeign, err: err}, nil
+	}
+	return f, loaded{}, err
 }
 
 func loadFrom(f entryFile, now int64, wantValue bool) (loaded, error) {
@@ -493,9 +605,16 @@ func readAtLeast(f entryFile, buf []byte, min int) (n int, err error) {
 // under the stripe lock, and f being open keeps its inode from being reused,
 // so "same file" means nobody has written the key since f was read: a fresh
 // value renamed in meanwhile is never deleted.
-func (c *Cache) removeIfSame(path string, stripe int, f entryFile) (removed bool, err error) {
+//
+// With a nil budget, as for a read, it does not wait: a stripe in use
+// leaves the file for a later read or sweep.
+func (c *Cache) removeIfSame(b *budget, path string, stripe int, f entryFile) (removed bool, err error) {
 	defer f.Close()
-	if err := c.sh.lock(stripe); err != nil {
+	if b == nil {
+		if !c.sh.tryLock(stripe) {
+			return false, nil
+		}
+	} else if err := c.sh.lock(b, stripe); err != nil {
 		return false, err
 	}
 	defer c.sh.unlock(stripe)
@@ -519,7 +638,8 @@ func (c *Cache) removeLocked(path string) (bool, error) {
 }
 
 // discard handles a loaded file that is not a live entry: it reports a
-// damaged or foreign file and removes an expired or damaged one.
+// damaged or foreign file and removes an expired or damaged one if its
+// stripe is free: a read never waits for a lock.
 func (c *Cache) discard(path string, stripe int, l loaded) {
 	switch l.st {
 	case stForeign:
@@ -532,7 +652,7 @@ func (c *Cache) discard(path string, stripe int, l loaded) {
 	if !l.kept {
 		return
 	}
-	if _, err := c.removeIfSame(path, stripe, l.f); err != nil {
+	if _, err := c.removeIfSame(nil, path, stripe, l.f); err != nil {
 		c.log().Warn("filecache: removing entry", "path", path, "err", err)
 	}
 }
@@ -640,11 +760,14 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	return c.set(ctx, key, value, ttl)
+	return c.set(c.budget(ctx), key, value, ttl)
 }
 
-func (c *Cache) set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+func (c *Cache) set(b *budget, key string, value []byte, ttl time.Duration) error {
 	path, stripe := c.locate(key)
+	if err := c.admit(b, path); err != nil {
+		return err
+	}
 	now := time.Now().UnixNano()
 	// The file is written before the lock is taken: the lock only has to
 	// cover the existence check and the rename.
@@ -652,7 +775,7 @@ func (c *Cache) set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err != nil {
 		return err
 	}
-	if err := c.sh.lock(stripe); err != nil {
+	if err := c.sh.lock(b, stripe); err != nil {
 		os.Remove(tmp)
 		return err
 	}
@@ -664,26 +787,22 @@ func (c *Cache) set(ctx context.Context, key string, value []byte, ttl time.Dura
 		os.Remove(tmp)
 		return fmt.Errorf("filecache: %w", err)
 	}
-	count, err := c.commitLocked(tmp, path, !existed)
+	err = c.commitLocked(tmp, path, !existed)
 	c.sh.unlock(stripe)
-	if err != nil {
-		return err
-	}
-	c.maybePrune(ctx, count)
-	return nil
+	return err
 }
 
 // commitLocked renames tmp over path, under path's stripe lock, and counts
-// the entry if created. It returns the new count, or 0 if it did not create.
-func (c *Cache) commitLocked(tmp, path string, created bool) (int64, error) {
+// the entry if created.
+func (c *Cache) commitLocked(tmp, path string, created bool) error {
 	if err := rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return 0, fmt.Errorf("filecache: %w", err)
+		return fmt.Errorf("filecache: %w", err)
 	}
-	if !created {
-		return 0, nil
+	if created {
+		c.sh.addCount(1)
 	}
-	return c.sh.addCount(1), nil
+	return nil
 }
 
 // writeTemp writes a complete entry file under a fresh temporary name in
@@ -766,12 +885,16 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if _, ok, err := c.get(key, false); err != nil || ok {
 		return false, err
 	}
+	b := c.budget(ctx)
+	if err := c.admit(b, path); err != nil {
+		return false, err
+	}
 	now := time.Now().UnixNano()
 	tmp, err := c.writeTemp(expiry(now, ttl), now, value)
 	if err != nil {
 		return false, err
 	}
-	if err := c.sh.lock(stripe); err != nil {
+	if err := c.sh.lock(b, stripe); err != nil {
 		os.Remove(tmp)
 		return false, err
 	}
@@ -781,13 +904,9 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 		os.Remove(tmp)
 		return false, err
 	}
-	count, err := c.commitLocked(tmp, path, l.st == stMissing)
+	err = c.commitLocked(tmp, path, l.st == stMissing)
 	c.sh.unlock(stripe)
-	if err != nil {
-		return false, err
-	}
-	c.maybePrune(ctx, count)
-	return true, nil
+	return err == nil, err
 }
 
 // Delete removes key and reports whether it had an unexpired entry.
@@ -796,12 +915,12 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 		return false, err
 	}
 	defer c.life.RUnlock()
-	return c.delete(key)
+	return c.delete(c.budget(ctx), key)
 }
 
-func (c *Cache) delete(key string) (bool, error) {
+func (c *Cache) delete(b *budget, key string) (bool, error) {
 	path, stripe := c.locate(key)
-	if err := c.sh.lock(stripe); err != nil {
+	if err := c.sh.lock(b, stripe); err != nil {
 		return false, err
 	}
 	defer c.sh.unlock(stripe)
@@ -836,23 +955,22 @@ func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, 
 	}
 	defer c.life.RUnlock()
 	path, stripe := c.locate(key)
-	if err := c.sh.lock(stripe); err != nil {
+	b := c.budget(ctx)
+	if err := c.admit(b, path); err != nil {
 		return 0, err
 	}
-	now := time.Now().UnixNano()
-	n, count, err := c.incrementLocked(path, now, delta)
+	if err := c.sh.lock(b, stripe); err != nil {
+		return 0, err
+	}
+	n, err := c.incrementLocked(path, time.Now().UnixNano(), delta)
 	c.sh.unlock(stripe)
-	if err != nil {
-		return 0, err
-	}
-	c.maybePrune(ctx, count)
-	return n, nil
+	return n, err
 }
 
-func (c *Cache) incrementLocked(path string, now, delta int64) (n, count int64, err error) {
+func (c *Cache) incrementLocked(path string, now, delta int64) (int64, error) {
 	l, err := c.load(path, now, true, false)
 	if err != nil {
-		return 0, 0, fmt.Errorf("filecache: reading entry: %w", err)
+		return 0, fmt.Errorf("filecache: reading entry: %w", err)
 	}
 	var base, expires int64
 	switch l.st {
@@ -860,21 +978,21 @@ func (c *Cache) incrementLocked(path string, now, delta int64) (n, count int64, 
 		base, err = cache.ParseInt(l.value)
 		l.release()
 		if err != nil {
-			return 0, 0, err
+			return 0, err
 		}
 		expires = l.h.expires
 	case stCorrupt:
 		c.log().Warn("filecache: replacing damaged entry", "path", path, "err", l.err)
 	}
-	if n, err = cache.AddInt(base, delta); err != nil {
-		return 0, 0, err
+	n, err := cache.AddInt(base, delta)
+	if err != nil {
+		return 0, err
 	}
 	tmp, err := c.writeTemp(expires, now, cache.FormatInt(n))
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
-	count, err = c.commitLocked(tmp, path, l.st == stMissing)
-	return n, count, err
+	return n, c.commitLocked(tmp, path, l.st == stMissing)
 }
 
 // GetMany returns the hits among keys; misses are absent from the map.
@@ -910,11 +1028,12 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
+	b := c.budget(ctx)
 	for k, v := range items {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := c.set(ctx, k, v, ttl); err != nil {
+		if err := c.set(b, k, v, ttl); err != nil {
 			return err
 		}
 	}
@@ -928,11 +1047,12 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	}
 	defer c.life.RUnlock()
 	n := 0
+	b := c.budget(ctx)
 	for _, k := range keys {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		existed, err := c.delete(k)
+		existed, err := c.delete(b, k)
 		if err != nil {
 			return n, err
 		}

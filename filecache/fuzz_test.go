@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
@@ -46,6 +47,10 @@ func addSeeds(f *testing.F) {
 		binary.LittleEndian.PutUint64(b[24:], 1<<62)
 		resum(b)
 	}))
+	f.Add(edit(func(b []byte) { // a length that could be allocated, far beyond the file
+		binary.LittleEndian.PutUint64(b[24:], 64<<20)
+		resum(b)
+	}))
 	f.Add(edit(func(b []byte) { // length at the top of the range
 		binary.LittleEndian.PutUint64(b[24:], math.MaxUint64)
 		resum(b)
@@ -57,25 +62,70 @@ func addSeeds(f *testing.F) {
 
 }
 
+// checksumVariants returns b and, for input long enough to hold a header,
+// b with its header checksum fixed and b with both checksums fixed. Random
+// bytes almost never carry a matching checksum, so without the fixes the
+// checks behind it, and the lengths they let through, would go unexplored.
+func checksumVariants(b []byte) [][]byte {
+	if len(b) < headerSize {
+		return [][]byte{b}
+	}
+	fixed := bytes.Clone(b)
+	binary.LittleEndian.PutUint32(fixed[32:], crc32.Checksum(fixed[headerSize:], castagnoli))
+	return [][]byte{b, resum(bytes.Clone(b)), resum(fixed)}
+}
+
+// allocSlack is what reading an entry may allocate beyond the file's size:
+// a read buffer, when the pool has none to lend, and small change.
+const allocSlack = bufSize + 1<<10
+
+// allocated returns the bytes of heap that fn allocates. Whatever else runs
+// meanwhile in the process adds to it, so it is an upper bound, good for
+// checking that a crafted length cannot make a decoder allocate what the
+// input does not hold, not for counting small allocations.
+func allocated(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
+
+// wantAllocAtMost fails the test if fn allocates more than the input it
+// decodes, of size bytes, plus allocSlack, each of three times it runs. A
+// decoder that trusts a forged length overallocates every time, while
+// allocations by other goroutines, or by lazy initialisation on a first
+// run, do not repeat (one such was 6 KB on a fuzz worker's first input).
+func wantAllocAtMost(t *testing.T, what string, size int, fn func()) {
+	t.Helper()
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		if least = min(least, allocated(fn)); least <= uint64(size)+allocSlack {
+			return
+		}
+	}
+	t.Fatalf("%s of %d bytes allocated %d bytes or more each of 3 times", what, size, least)
+}
+
 func FuzzParseHeader(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		checkDecode(t, b)
-		// Random bytes almost never carry a matching checksum, so the
-		// checks behind it would go unexplored. Fix the checksums up and
-		// try again: first the header's, then the value's as well.
-		if len(b) >= headerSize {
-			checkDecode(t, resum(bytes.Clone(b)))
-			fixed := bytes.Clone(b)
-			binary.LittleEndian.PutUint32(fixed[32:], crc32.Checksum(fixed[headerSize:], castagnoli))
-			checkDecode(t, resum(fixed))
+		for _, b := range checksumVariants(b) {
+			checkDecode(t, b)
 		}
 	})
 }
 
 func checkDecode(t *testing.T, b []byte) {
-	h, herr := parseHeader(b)
-	dh, value, derr := decode(b)
+	var (
+		h, dh      header
+		value      []byte
+		herr, derr error
+	)
+	wantAllocAtMost(t, "decoding", len(b), func() {
+		h, herr = parseHeader(b)
+		dh, value, derr = decode(b)
+	})
 	if herr != nil {
 		if !errors.Is(derr, herr) {
 			t.Fatalf("parseHeader failed with %v but decode with %v", herr, derr)
@@ -113,34 +163,50 @@ func FuzzLoad(f *testing.F) {
 	c := &Cache{}
 	const now = 1_650_000_000_000_000_000
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		l, err := c.load(path, now, true, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.release()
-		h, herr := parseHeader(b)
-		_, value, derr := decode(b)
-		var want status
-		switch {
-		case herr == nil && h.expired(now):
-			want = stExpired
-		case derr == nil:
-			want = stLive
-		case errors.Is(derr, errForeign):
-			want = stForeign
-		default:
-			want = stCorrupt
-		}
-		if l.st != want {
-			t.Fatalf("load: status %d (%v), decode says %d (%v)", l.st, l.err, want, derr)
-		}
-		if want == stLive && !bytes.Equal(l.value, value) {
-			t.Fatalf("load returned %d bytes, decode %d", len(l.value), len(value))
+		for _, b := range checksumVariants(b) {
+			checkLoad(t, c, path, now, b)
 		}
 	})
+}
+
+// checkLoad writes b to path and checks that load agrees with decode about
+// it, and allocates no more than the file holds.
+func checkLoad(t *testing.T, c *Cache, path string, now int64, b []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		l   loaded
+		err error
+	)
+	wantAllocAtMost(t, "loading a file", len(b), func() {
+		l.release() // from an earlier run
+		l, err = c.load(path, now, true, false)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.release()
+	h, herr := parseHeader(b)
+	_, value, derr := decode(b)
+	var want status
+	switch {
+	case herr == nil && h.expired(now):
+		want = stExpired
+	case derr == nil:
+		want = stLive
+	case errors.Is(derr, errForeign):
+		want = stForeign
+	default:
+		want = stCorrupt
+	}
+	if l.st != want {
+		t.Fatalf("load: status %d (%v), decode says %d (%v)", l.st, l.err, want, derr)
+	}
+	if want == stLive && !bytes.Equal(l.value, value) {
+		t.Fatalf("load returned %d bytes, decode %d", len(l.value), len(value))
+	}
 }
 
 func TestEncodeDecode(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"runtime"
+	"time"
 )
 
 // errUnsupported is what New returns where the cross-process locks are not
@@ -17,9 +18,10 @@ var errUnsupported = fmt.Errorf("filecache: not supported on %s: it needs flock(
 
 type shared struct{}
 
-func openShared(string, fs.FileMode) (*shared, error) { return nil, errUnsupported }
+func openShared(string, fs.FileMode, time.Duration) (*shared, error) { return nil, errUnsupported }
 
-func (*shared) lock(int) error                  { return errUnsupported }
+func (*shared) lock(*budget, int) error         { return errUnsupported }
+func (*shared) tryLock(int) bool                { return false }
 func (*shared) unlock(int)                      {}
 func (*shared) addCount(int64) int64            { return 0 }
 func (*shared) loadCount() int64                { return 0 }

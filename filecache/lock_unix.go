@@ -8,21 +8,29 @@
 package filecache
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
-	"syscall"
+	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // shared is the state that every process using the folder sees: the stripe
 // locks and the entry counter, both in the .locks subfolder.
+//
+// Every file in the subfolder is opened relative to a descriptor of the
+// subfolder itself, with O_NOFOLLOW, and must then be a regular file with a
+// single link: a member of a group sharing the folder may replace any of
+// them, or the subfolder, with a link to another member's file, and a
+// cache that followed it would chmod that file and write into it.
 type shared struct {
-	lockDir string
+	lockDir int // descriptor of the .locks folder
 	mode    fs.FileMode
 	stripes [numStripes]stripe
 
@@ -31,110 +39,267 @@ type shared struct {
 	// that creates an entry pays one atomic add, not a locked
 	// read-modify-write of a file. Its flock also elects the one process
 	// that prunes at a time.
-	countFile *os.File
+	countFile int
 	countMap  []byte
 	count     *uint64     // see seqStep
 	scanning  atomic.Bool // in-process half of the prune election
 }
 
-// stripe pairs an in-process mutex with a lock file. flock excludes other
-// open file descriptions, not other goroutines sharing ours, so the mutex
-// is taken first and the flock second.
+// stripe pairs an in-process semaphore with a lock file. flock excludes
+// other open file descriptions, not other goroutines sharing ours, so the
+// semaphore is taken first and the flock second. The semaphore is a
+// channel rather than a mutex so that a wait for it can end with the
+// call's budget.
 type stripe struct {
-	mu sync.Mutex
-	f  *os.File // opened on first use and kept until close
-	fd int
+	sem chan struct{}
+	fd  int // opened on first use and kept until close; -1 before
 }
 
-func openShared(dir string, mode fs.FileMode) (*shared, error) {
-	lockDir := filepath.Join(dir, lockDirName)
-	if err := os.MkdirAll(lockDir, dirMode(mode)); err != nil {
-		return nil, fmt.Errorf("filecache: creating lock folder: %w", err)
-	}
-	s := &shared{lockDir: lockDir, mode: mode}
-	s.widen(lockDir, dirMode(mode))
-	f, err := s.openLockFile(countFileName)
+func openShared(dir string, mode fs.FileMode, timeout time.Duration) (*shared, error) {
+	dirFd, err := openFolder(unix.AT_FDCWD, dir, dir)
 	if err != nil {
 		return nil, err
 	}
-	fi, err := f.Stat()
-	if err == nil && fi.Size() < 8 {
-		// Several processes may race to extend it; extending to the same
-		// size is idempotent and never loses a count already written.
-		err = f.Truncate(8)
+	defer unix.Close(dirFd)
+	created := true
+	if err := ignoringEINTR(func() error { return unix.Mkdirat(dirFd, lockDirName, uint32(dirMode(mode))) }); err != nil {
+		if !errors.Is(err, unix.EEXIST) {
+			return nil, fmt.Errorf("filecache: creating lock folder: %w", os.NewSyscallError("mkdirat", err))
+		}
+		created = false
 	}
-	var m []byte
-	if err == nil {
-		m, err = syscall.Mmap(int(f.Fd()), 0, 8, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
-	}
+	lockDir, err := openFolder(dirFd, lockDirName, filepath.Join(dir, lockDirName))
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("filecache: mapping the entry counter: %w", err)
+		return nil, err
 	}
-	s.countFile, s.countMap = f, m
-	// The mapping is page aligned, so the word is aligned for atomics.
-	s.count = (*uint64)(unsafe.Pointer(&m[0]))
+	if created && mode != DefaultMode {
+		// As for entry files, the umask must not narrow the mode that
+		// lets a group share the folder.
+		_ = unix.Fchmod(lockDir, uint32(dirMode(mode)))
+	}
+	s := &shared{lockDir: lockDir, mode: mode, countFile: -1}
+	for i := range s.stripes {
+		s.stripes[i] = stripe{sem: make(chan struct{}, 1), fd: -1}
+	}
+	if err := s.openCount(timeout); err != nil {
+		s.close()
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *shared) openLockFile(name string) (*os.File, error) {
-	path := filepath.Join(s.lockDir, name)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, s.mode)
-	if err != nil {
-		return nil, fmt.Errorf("filecache: opening lock file: %w", err)
+// openFolder opens the folder name, relative to the folder at dirFd, without
+// following a symbolic link; path names it in errors.
+func openFolder(dirFd int, name, path string) (int, error) {
+	fd, err := openat(dirFd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err == nil {
+		return fd, nil
 	}
-	s.widen(path, s.mode)
-	return f, nil
+	if err := checkFolder(path); err != nil {
+		return -1, err
+	}
+	return -1, fmt.Errorf("filecache: opening folder: %w", &fs.PathError{Op: "open", Path: path, Err: err})
 }
 
-// widen applies a mode other than the default with chmod, as for entry
-// files: users sharing the folder through a group need the lock files
-// writable by the group whatever the umask of the process that created
-// them. A file another user created cannot be changed, and need not be:
-// its creator applied the mode.
-func (s *shared) widen(path string, mode fs.FileMode) {
-	if s.mode != DefaultMode {
-		_ = os.Chmod(path, mode)
+func openat(dirFd int, name string, flag int, perm uint32) (fd int, err error) {
+	err = ignoringEINTR(func() error {
+		fd, err = unix.Openat(dirFd, name, flag|unix.O_CLOEXEC, perm)
+		return err
+	})
+	return fd, err
+}
+
+func ignoringEINTR(fn func() error) error {
+	for {
+		if err := fn(); err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// openCount opens the counter, creating it if need be, and maps it.
+//
+// A file extended with ftruncate is sparse, and the first store into a
+// mapping of a sparse file has to allocate a block: on a full disk that
+// store kills the process with SIGBUS. So the counter's page is written with
+// real zero bytes, and synced, before it is mapped, and a full disk is an
+// error from New instead. Processes opening the folder at once take turns,
+// under a flock of the lock folder, so that none writes zeros over a count
+// another has already stored.
+func (s *shared) openCount(timeout time.Duration) error {
+	b := &budget{ctx: context.Background(), timeout: timeout}
+	if err := b.poll(func() (bool, error) { return tryFlock(s.lockDir) }); err != nil {
+		return fmt.Errorf("filecache: waiting for the lock folder: %w", err)
+	}
+	defer flock(s.lockDir, unix.LOCK_UN)
+	fd, size, err := s.openLockFile(countFileName)
+	if err != nil {
+		return err
+	}
+	s.countFile = fd
+	if page := int64(os.Getpagesize()); size < page {
+		// Counters written by older versions are 8 bytes long: the
+		// zeros go after them.
+		if err := pwriteAll(fd, make([]byte, page-size), size); err != nil {
+			return fmt.Errorf("filecache: allocating the entry counter: %w", err)
+		}
+		if err := ignoringEINTR(func() error { return unix.Fsync(fd) }); err != nil {
+			return fmt.Errorf("filecache: allocating the entry counter: %w", os.NewSyscallError("fsync", err))
+		}
+	}
+	m, err := unix.Mmap(fd, 0, 8, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("filecache: mapping the entry counter: %w", os.NewSyscallError("mmap", err))
+	}
+	s.countMap = m
+	// The mapping is page aligned, so the word is aligned for atomics.
+	s.count = (*uint64)(unsafe.Pointer(&m[0]))
+	return nil
+}
+
+func pwriteAll(fd int, p []byte, off int64) error {
+	for len(p) > 0 {
+		n, err := unix.Pwrite(fd, p, off)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("pwrite", err)
+		}
+		p, off = p[n:], off+int64(n)
+	}
+	return nil
+}
+
+// openLockFile opens, or creates, the lock file name and returns its
+// descriptor and size. It refuses anything but a regular file with one
+// link (see shared), and applies the mode to a file it created, as for
+// entry files: users sharing the folder through a group need the lock
+// files writable by the group whatever the umask of the process that
+// created them. A file someone else created keeps its mode.
+func (s *shared) openLockFile(name string) (fd int, size int64, err error) {
+	const flag = unix.O_RDWR | unix.O_NOFOLLOW | unix.O_NONBLOCK // O_NONBLOCK: a FIFO must not block the open
+	created := true
+	fd, err = openat(s.lockDir, name, flag|unix.O_CREAT|unix.O_EXCL, uint32(s.mode))
+	if errors.Is(err, unix.EEXIST) {
+		created = false
+		fd, err = openat(s.lockDir, name, flag, 0)
+	}
+	if err != nil {
+		var st unix.Stat_t
+		if unix.Fstatat(s.lockDir, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && !isRegular(st) {
+			err = fmt.Errorf("%w: %s", ErrUnsafeFile, fileType(st))
+		}
+		return -1, 0, fmt.Errorf("filecache: opening lock file %s: %w", name, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, 0, fmt.Errorf("filecache: lock file %s: %w", name, os.NewSyscallError("fstat", err))
+	}
+	if !isRegular(st) || st.Nlink != 1 {
+		unix.Close(fd)
+		return -1, 0, fmt.Errorf("filecache: lock file %s: %w: %s with %d links", name, ErrUnsafeFile, fileType(st), st.Nlink)
+	}
+	if created && s.mode != DefaultMode {
+		_ = unix.Fchmod(fd, uint32(s.mode))
+	}
+	return fd, st.Size, nil
+}
+
+func isRegular(st unix.Stat_t) bool { return st.Mode&unix.S_IFMT == unix.S_IFREG }
+
+func fileType(st unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return "a regular file"
+	case unix.S_IFLNK:
+		return "a symbolic link"
+	case unix.S_IFDIR:
+		return "a folder"
+	case unix.S_IFIFO:
+		return "a FIFO"
+	default:
+		return "a special file"
 	}
 }
 
 // lock takes stripe i for this goroutine, excluding every other goroutine
-// and process that uses the folder.
-func (s *shared) lock(i int) error {
+// and process that uses the folder, waiting within b.
+func (s *shared) lock(b *budget, i int) error {
 	st := &s.stripes[i]
-	st.mu.Lock()
-	if st.f == nil {
-		f, err := s.openLockFile(fmt.Sprintf("stripe-%02d", i))
-		if err != nil {
-			st.mu.Unlock()
-			return err
-		}
-		st.f, st.fd = f, int(f.Fd())
+	if err := b.acquire(st.sem); err != nil {
+		return fmt.Errorf("filecache: waiting for lock stripe %d: %w", i, err)
 	}
-	if err := flock(st.fd, syscall.LOCK_EX); err != nil {
-		st.mu.Unlock()
-		return fmt.Errorf("filecache: locking stripe %d: %w", i, err)
+	if err := s.openStripe(i); err != nil {
+		<-st.sem
+		return err
+	}
+	if err := b.poll(func() (bool, error) { return tryFlock(st.fd) }); err != nil {
+		<-st.sem
+		return fmt.Errorf("filecache: waiting for lock stripe %d: %w", i, err)
 	}
 	return nil
 }
+
+// tryLock takes stripe i if it is free, without waiting.
+func (s *shared) tryLock(i int) bool {
+	st := &s.stripes[i]
+	select {
+	case st.sem <- struct{}{}:
+	default:
+		return false
+	}
+	if s.openStripe(i) == nil {
+		if ok, _ := tryFlock(st.fd); ok {
+			return true
+		}
+	}
+	<-st.sem
+	return false
+}
+
+// openStripe opens the lock file of stripe i, whose semaphore the caller
+// holds, if it is not open yet.
+func (s *shared) openStripe(i int) error {
+	st := &s.stripes[i]
+	if st.fd >= 0 {
+		return nil
+	}
+	fd, _, err := s.openLockFile(stripeFileName(i))
+	if err != nil {
+		return err
+	}
+	st.fd = fd
+	return nil
+}
+
+func stripeFileName(i int) string { return fmt.Sprintf("stripe-%02d", i) }
 
 func (s *shared) unlock(i int) {
 	st := &s.stripes[i]
 	// Unlocking a lock we hold on an open descriptor cannot fail in a way
 	// we could act on; closing the descriptor would release it anyway.
-	_ = flock(st.fd, syscall.LOCK_UN)
-	st.mu.Unlock()
+	_ = flock(st.fd, unix.LOCK_UN)
+	<-st.sem
 }
 
-// flock retries on EINTR: the Go runtime preempts goroutines with signals,
-// which interrupt a blocking flock.
-func flock(fd, how int) error {
-	for {
-		err := syscall.Flock(fd, how)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
+// tryFlock takes an exclusive flock on fd if no other open file
+// description has one.
+func tryFlock(fd int) (bool, error) {
+	switch err := flock(fd, unix.LOCK_EX|unix.LOCK_NB); err {
+	case nil:
+		return true, nil
+	case unix.EWOULDBLOCK:
+		return false, nil
+	default:
+		return false, os.NewSyscallError("flock", err)
 	}
+}
+
+// flock retries on EINTR: the Go runtime preempts goroutines with signals.
+func flock(fd, how int) error {
+	return ignoringEINTR(func() error { return unix.Flock(fd, how) })
 }
 
 // The shared counter word holds the entry count in its low 32 bits, as a
@@ -182,13 +347,14 @@ func (s *shared) storeCount(n int64) {
 }
 
 // tryScan elects one pruner among the goroutines and processes that use the
-// folder, without waiting: a Set that loses the election leaves pruning to
-// the winner instead of queueing up for a second, useless scan.
+// folder, without waiting: a writer that loses the election waits for the
+// winner's scan to make room (see admit) instead of queueing up for a
+// second, useless one.
 func (s *shared) tryScan() bool {
 	if !s.scanning.CompareAndSwap(false, true) {
 		return false
 	}
-	if err := flock(int(s.countFile.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	if ok, _ := tryFlock(s.countFile); !ok {
 		s.scanning.Store(false)
 		return false
 	}
@@ -196,7 +362,7 @@ func (s *shared) tryScan() bool {
 }
 
 func (s *shared) endScan() {
-	_ = flock(int(s.countFile.Fd()), syscall.LOCK_UN)
+	_ = flock(s.countFile, unix.LOCK_UN)
 	s.scanning.Store(false)
 }
 
@@ -204,13 +370,20 @@ func (s *shared) endScan() {
 // no operation is in flight.
 func (s *shared) close() error {
 	var errs []error
-	for i := range s.stripes {
-		if f := s.stripes[i].f; f != nil {
-			errs = append(errs, f.Close())
-			s.stripes[i].f = nil
+	closeFd := func(fd *int) {
+		if *fd >= 0 {
+			errs = append(errs, os.NewSyscallError("close", unix.Close(*fd)))
+			*fd = -1
 		}
 	}
-	errs = append(errs, syscall.Munmap(s.countMap), s.countFile.Close())
-	s.countMap, s.count = nil, nil
+	for i := range s.stripes {
+		closeFd(&s.stripes[i].fd)
+	}
+	if s.countMap != nil {
+		errs = append(errs, os.NewSyscallError("munmap", unix.Munmap(s.countMap)))
+		s.countMap, s.count = nil, nil
+	}
+	closeFd(&s.countFile)
+	closeFd(&s.lockDir)
 	return errors.Join(errs...)
 }

@@ -12,7 +12,7 @@ import (
 
 // Importing the package registers the scheme "file" with cache.Open:
 //
-//	file:///var/cache/app?threshold=1000&mode=0660&janitor=5m
+//	file:///var/cache/app?threshold=1000&mode=0660&janitor=5m&lock_timeout=2s
 //	file:relative/folder
 //
 // opens a Cache in the folder the URL names (an absolute path after
@@ -20,7 +20,8 @@ import (
 // is an error, since the folder must be local). The parameters are the
 // options: threshold is WithThreshold (0 for no limit), mode is WithMode in
 // octal, janitor is WithJanitor as a duration such as "5m" (0, the default, for
-// none).
+// none), and lock_timeout is WithLockTimeout as a duration (default
+// DefaultLockTimeout).
 func init() { cache.Register("file", open) }
 
 func open(_ context.Context, u *url.URL) (cache.Adapter, error) {
@@ -35,7 +36,15 @@ func open(_ context.Context, u *url.URL) (cache.Adapter, error) {
 		return nil, urlparam.Errorf("file URL without a folder (file:///abs/path or file:rel/path)")
 	}
 	p := urlparam.New(u)
-	opts := []Option{WithThreshold(p.Int("threshold", DefaultThreshold, 0)), WithJanitor(p.Duration("janitor", 0))}
+	lockTimeout := p.Duration("lock_timeout", DefaultLockTimeout)
+	if lockTimeout == 0 {
+		return nil, urlparam.Errorf(`parameter lock_timeout=0: want a positive duration such as "2s"`)
+	}
+	opts := []Option{
+		WithThreshold(p.Int("threshold", DefaultThreshold, 0)),
+		WithJanitor(p.Duration("janitor", 0)),
+		WithLockTimeout(lockTimeout),
+	}
 	if m := p.String("mode", ""); m != "" {
 		perm, err := strconv.ParseUint(m, 8, 32)
 		if err != nil || perm > 0o777 {

@@ -17,13 +17,13 @@ func TestOpenConformance(t *testing.T) {
 // The URL's folder and parameters are the folder and options of the Cache.
 func TestOpenOptions(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sub")
-	a := cachetest.Open(t, "file://"+dir+"?threshold=10&mode=0640&janitor=1h")
+	a := cachetest.Open(t, "file://"+dir+"?threshold=10&mode=0640&janitor=1h&lock_timeout=250ms")
 	c, ok := a.(*Cache)
 	if !ok {
 		t.Fatalf("file:// opened a %T", a)
 	}
-	if c.dir != dir || c.threshold != 10 || c.mode != 0o640 || c.stopJanitor == nil {
-		t.Errorf("opened dir %q threshold %d mode %o janitor %v", c.dir, c.threshold, c.mode, c.stopJanitor != nil)
+	if c.dir != dir || c.threshold != 10 || c.mode != 0o640 || c.stopJanitor == nil || c.lockTimeout != 250*time.Millisecond {
+		t.Errorf("opened dir %q threshold %d mode %o janitor %v lock timeout %v", c.dir, c.threshold, c.mode, c.stopJanitor != nil, c.lockTimeout)
 	}
 	if err := a.Set(t.Context(), "k", []byte("v"), time.Minute); err != nil {
 		t.Fatal(err)
@@ -45,11 +45,12 @@ func TestOpenOptions(t *testing.T) {
 
 func TestOpenBadURLs(t *testing.T) {
 	cachetest.BadURLs(t, map[string]string{
-		"file://server/share":       `host "server": the folder must be local`,
-		"file://":                   "without a folder",
-		"file:///tmp/x?mode=999":    `mode="999": want permission bits in octal`,
-		"file:///tmp/x?threshold=-": `threshold="-": want an integer of at least 0`,
-		"file:///tmp/x?janitor=5":   `janitor="5": want a duration such as`,
-		"file:///tmp/x?treshold=5":  "unknown parameter treshold (this scheme accepts parameters janitor, mode, threshold)",
+		"file://server/share":          `host "server": the folder must be local`,
+		"file://":                      "without a folder",
+		"file:///tmp/x?mode=999":       `mode="999": want permission bits in octal`,
+		"file:///tmp/x?threshold=-":    `threshold="-": want an integer of at least 0`,
+		"file:///tmp/x?janitor=5":      `janitor="5": want a duration such as`,
+		"file:///tmp/x?lock_timeout=0": `lock_timeout=0: want a positive duration`,
+		"file:///tmp/x?treshold=5":     "unknown parameter treshold (this scheme accepts parameters janitor, lock_timeout, mode, threshold)",
 	})
 }

@@ -23,8 +23,11 @@ import (
 // scan calls fn with the name of every file in the folder. It stops at the
 // first error from fn, when ctx ends, or when Close begins.
 func (c *Cache) scan(ctx context.Context, fn func(name string) error) error {
-	d, err := os.Open(c.dir)
+	d, err := openFolderNoFollow(c.dir)
 	if err != nil {
+		if cerr := checkFolder(c.dir); cerr != nil {
+			err = cerr
+		}
 		return fmt.Errorf("filecache: listing folder: %w", err)
 	}
 	defer d.Close()
@@ -56,19 +59,15 @@ func (c *Cache) scan(ctx context.Context, fn func(name string) error) error {
 // all a walk needs; a damaged value is left for a read to find. The keep
 // flag works as in load. buf is scratch space that lives for the walk.
 func (c *Cache) peek(path string, now int64, buf *[headerSize]byte, keep bool) (loaded, error) {
-	f, err := openEntry(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return loaded{st: stMissing}, nil
-		}
-		return loaded{}, err
+	f, l, err := openStatus(path)
+	if err != nil || l.st != stLive {
+		return l, err
 	}
 	n, err := readAtLeast(f, buf[:], headerSize)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		f.Close()
 		return loaded{}, err
 	}
-	var l loaded
 	switch h, derr := parseHeader(buf[:n]); {
 	case derr == nil && h.expired(now):
 		l = loaded{st: stExpired, h: h}
@@ -96,7 +95,7 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer c.life.RUnlock()
-	removed, _, _, err := c.sweep(ctx, false)
+	removed, _, _, err := c.sweep(c.budget(ctx), false)
 	return removed, err
 }
 
@@ -108,13 +107,14 @@ type candidate struct {
 
 // sweep walks the folder, removes expired and damaged entries and stale
 // temporary files, and reconciles the count with the entry files it leaves.
-// With collect it also returns the live entries.
-func (c *Cache) sweep(ctx context.Context, collect bool) (removed, remaining int, live []candidate, err error) {
+// With collect it also returns the live entries. It stops when a wait for a
+// lock runs out of budget.
+func (c *Cache) sweep(b *budget, collect bool) (removed, remaining int, live []candidate, err error) {
 	now := time.Now()
 	nowNs := now.UnixNano()
 	buf := new([headerSize]byte)
 	before, own := c.sh.snapshot(), 0
-	err = c.scan(ctx, func(name string) error {
+	err = c.scan(b.ctx, func(name string) error {
 		if isTempName(name) {
 			c.removeStaleTemp(name, now)
 			return nil
@@ -141,7 +141,10 @@ func (c *Cache) sweep(ctx context.Context, collect bool) (removed, remaining int
 			if l.st == stCorrupt {
 				c.log().Warn("filecache: removing damaged entry", "path", path, "err", l.err)
 			}
-			ok, err := c.removeIfSame(path, stripeOf(name), l.f)
+			ok, err := c.removeIfSame(b, path, stripeOf(name), l.f)
+			if isWaitErr(err) {
+				return err
+			}
 			if err != nil {
 				c.log().Warn("filecache: removing entry", "path", path, "err", err)
 				return nil
@@ -173,45 +176,64 @@ func (c *Cache) removeStaleTemp(name string, now time.Time) {
 	}
 }
 
-// maybePrune prunes when a write has taken the count above the threshold.
-// One goroutine in one process prunes at a time; the others carry on.
-func (c *Cache) maybePrune(ctx context.Context, count int64) {
-	if c.threshold == 0 || count <= c.threshold {
-		return
+// isWaitErr reports whether err ends a call rather than one step of it:
+// its context ended, its wait for a lock ran out, or the cache is closing.
+func isWaitErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, cache.ErrClosed)
+}
+
+// admit makes room for a write that may create the entry at path: while
+// the count is at the threshold, the write prunes, if it wins the election
+// among the goroutines and processes that use the folder, or waits for the
+// winner to make room. Checked before the entry is created, this makes the
+// threshold a bound: beyond it, only writes that were admitted below it
+// and have yet to create their entry, at most one per write in flight.
+// An overwrite adds no entry and is let through.
+func (c *Cache) admit(b *budget, path string) error {
+	if c.threshold == 0 || c.sh.loadCount() < c.threshold {
+		return nil
 	}
-	if !c.sh.tryScan() {
-		return
+	switch ok, err := exists(path); {
+	case err != nil:
+		return fmt.Errorf("filecache: %w", err)
+	case ok:
+		return nil
 	}
-	defer c.sh.endScan()
-	// The count is checked again before each round: another pruner may
-	// have finished just before this one was elected, and writers that
-	// lost the election while this one ran may have taken the count over
-	// the threshold again, leaving pruning to it.
-	for range 3 {
-		if c.sh.loadCount() <= c.threshold {
-			return
+	err := b.poll(func() (bool, error) {
+		if c.sh.loadCount() < c.threshold {
+			return true, nil
 		}
-		// The write that got here has succeeded whatever happens below,
-		// so pruning's errors are logged rather than returned.
-		if err := c.prune(ctx); err != nil {
-			if ctx.Err() == nil && !errors.Is(err, cache.ErrClosed) {
-				c.log().Warn("filecache: pruning", "dir", c.dir, "err", err)
-			}
-			return
+		if !c.sh.tryScan() {
+			return false, nil
 		}
+		defer c.sh.endScan()
+		// Once it has pruned, the write goes ahead even if the count is
+		// still at the threshold (files that only look like entries, say,
+		// are counted but never pruned): it did what could be done.
+		err := c.prune(b)
+		if err != nil && !isWaitErr(err) {
+			c.log().Warn("filecache: pruning", "dir", c.dir, "err", err)
+			err = nil
+		}
+		return true, err
+	})
+	if err != nil {
+		return fmt.Errorf("filecache: making room for an entry: %w", err)
 	}
+	return nil
 }
 
 // prune removes expired entries, then the live entries that expire soonest,
-// then never-expiring entries oldest first, until the count is 10% (at least
-// one entry) below the threshold. Going below the threshold rather than to
-// it means the next scan is many writes away.
-func (c *Cache) prune(ctx context.Context) error {
-	_, remaining, live, err := c.sweep(ctx, true)
+// then never-expiring entries oldest first, until the count, with the entry
+// about to be written, is 10% (at least one entry) below the threshold.
+// Going below the threshold rather than to it means the next scan is many
+// writes away.
+func (c *Cache) prune(b *budget) error {
+	_, remaining, live, err := c.sweep(b, true)
 	if err != nil {
 		return err
 	}
-	target := int(c.threshold - max(1, c.threshold/10))
+	target := max(0, int(c.threshold-max(1, c.threshold/10))-1)
 	excess := remaining - target
 	if excess <= 0 {
 		return nil
@@ -225,11 +247,11 @@ func (c *Cache) prune(ctx context.Context) error {
 		if evicted == excess {
 			break
 		}
-		if err := ctx.Err(); err != nil {
+		if err := b.ctx.Err(); err != nil {
 			return err
 		}
 		path := c.dir + string(os.PathSeparator) + cand.name
-		ok, err := c.removeIfUnchanged(path, stripeOf(cand.name), cand.h, buf)
+		ok, err := c.removeIfUnchanged(b, path, stripeOf(cand.name), cand.h, buf)
 		if err != nil {
 			return err
 		}
@@ -253,8 +275,8 @@ func evictionTime(h header) int64 {
 // removeIfUnchanged removes the entry at path if, under its stripe lock, its
 // header is still h: the entry a walk chose to evict, not a value written
 // since.
-func (c *Cache) removeIfUnchanged(path string, stripe int, h header, buf *[headerSize]byte) (bool, error) {
-	if err := c.sh.lock(stripe); err != nil {
+func (c *Cache) removeIfUnchanged(b *budget, path string, stripe int, h header, buf *[headerSize]byte) (bool, error) {
+	if err := c.sh.lock(b, stripe); err != nil {
 		return false, err
 	}
 	defer c.sh.unlock(stripe)
@@ -274,6 +296,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 		return err
 	}
 	defer c.life.RUnlock()
+	b := c.budget(ctx)
 	remaining, removed := 0, 0
 	before := c.sh.snapshot()
 	var buf [len(magic)]byte
@@ -283,13 +306,15 @@ func (c *Cache) Clear(ctx context.Context) error {
 		}
 		remaining++
 		path := c.dir + string(os.PathSeparator) + name
-		f, err := openEntry(path)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				remaining--
-				return nil
-			}
+		f, l, err := openStatus(path)
+		switch {
+		case err != nil:
 			return fmt.Errorf("filecache: clear: %w", err)
+		case l.st == stMissing:
+			remaining--
+			return nil
+		case l.st != stLive: // not a regular file: not ours
+			return nil
 		}
 		if n, _ := readAtLeast(f, buf[:], len(magic)); n < len(magic) || string(buf[:]) != magic {
 			f.Close()
@@ -297,7 +322,7 @@ func (c *Cache) Clear(ctx context.Context) error {
 		}
 		// If the file was replaced since it was opened, the new one was
 		// written during the Clear and may stay.
-		ok, err := c.removeIfSame(path, stripeOf(name), f)
+		ok, err := c.removeIfSame(b, path, stripeOf(name), f)
 		if err != nil {
 			return fmt.Errorf("filecache: clear: %w", err)
 		}
