@@ -2,6 +2,8 @@ package session
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -20,6 +22,17 @@ import (
 // Decoding into an interface gives map[string]any for maps, []any for
 // arrays, int64 for integers (uint64 above math.MaxInt64), float64 for floats, string for
 // strings and []byte for binary data.
+//
+// Stored bytes are not trusted, and decoding never takes more memory than
+// their size justifies. The msgpack library sizes maps, slices and strings
+// by the lengths their headers declare, so Unmarshal first checks the data
+// in one pass that allocates nothing: every declared length must fit in the
+// bytes that follow it, values nest at most 32 levels (as with
+// cache.CBORCodec), and nothing may follow the value (Python's
+// msgpack.unpackb refuses that too). Decoding into an interface or a struct
+// of scalars, strings, slices and maps then allocates at most 4 KiB plus
+// 128 bytes per byte of data (FuzzMsgpackCodec checks it); a slice of large
+// elements can take the size of one element per byte.
 type MsgpackCodec struct{}
 
 // Marshal encodes v as MessagePack.
@@ -40,7 +53,10 @@ func (MsgpackCodec) Marshal(v any) ([]byte, error) {
 // Unmarshal decodes MessagePack data into v, which must be a non-nil
 // pointer.
 func (MsgpackCodec) Unmarshal(data []byte, v any) error {
-	dec := newMsgpackDecoder(data)
+	dec, err := newMsgpackDecoder(data)
+	if err != nil {
+		return err
+	}
 	defer msgpack.PutDecoder(dec)
 	if err := dec.Decode(v); err != nil {
 		return err
@@ -51,11 +67,133 @@ func (MsgpackCodec) Unmarshal(data []byte, v any) error {
 	return nil
 }
 
-func newMsgpackDecoder(data []byte) *msgpack.Decoder {
+// newMsgpackDecoder returns a decoder of data, once checkMsgpack has found
+// it fit to decode. Give it back with msgpack.PutDecoder.
+func newMsgpackDecoder(data []byte) (*msgpack.Decoder, error) {
+	if err := checkMsgpack(data); err != nil {
+		return nil, err
+	}
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(data))
 	dec.SetCustomStructTag("json")
-	return dec
+	return dec, nil
+}
+
+// msgpackMaxNesting is how deep arrays and maps may nest in MessagePack
+// data, as in cache.CBORCodec's. The decoder recurses once per level, on
+// the stack.
+const msgpackMaxNesting = 32
+
+// errMsgpack marks MessagePack data that checkMsgpack refuses.
+var errMsgpack = errors.New("session: MessagePack data is malformed or exceeds a limit")
+
+// checkMsgpack walks the single MessagePack value that data must hold,
+// without allocating, and refuses it unless every length it declares fits
+// in the bytes that remain (a string or binary its bytes; an array or map
+// one byte per element, the least an element takes), it nests at most
+// msgpackMaxNesting levels, and no byte follows it. Whatever the decoder
+// then sizes by a header is thus bounded by the data's own length.
+func checkMsgpack(data []byte) error {
+	// pending[d] counts the elements still to read in the open container
+	// at depth d; depth 0 is the one value data holds.
+	var pending [msgpackMaxNesting + 1]uint64
+	pending[0] = 1
+	depth, off := 0, 0
+	for {
+		for pending[depth] == 0 {
+			if depth == 0 {
+				if off != len(data) {
+					return fmt.Errorf("%w: %d bytes after the value", errMsgpack, len(data)-off)
+				}
+				return nil
+			}
+			depth--
+		}
+		pending[depth]--
+		if off >= len(data) {
+			return fmt.Errorf("%w: data ends in the middle of a value", errMsgpack)
+		}
+		c := data[off]
+		off++
+		var skip, elems uint64 // payload bytes; elements of a container
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3: // fixint, nil, bool
+		case c <= 0x8f: // fixmap
+			elems = 2 * uint64(c&0x0f)
+		case c <= 0x9f: // fixarray
+			elems = uint64(c & 0x0f)
+		case c <= 0xbf: // fixstr
+			skip = uint64(c & 0x1f)
+		case c == 0xc1:
+			return fmt.Errorf("%w: byte 0xc1 at offset %d is never used", errMsgpack, off-1)
+		default:
+			// The rest have a size field of 1, 2, 4 or 8 bytes, or a
+			// length field of 1, 2 or 4 bytes (and an extension a type
+			// byte).
+			f := msgpackHeads[c-0xc4]
+			if uint64(f.lenBytes) > uint64(len(data)-off) {
+				return fmt.Errorf("%w: data ends in the header at offset %d", errMsgpack, off-1)
+			}
+			var n uint64
+			for _, b := range data[off : off+int(f.lenBytes)] {
+				n = n<<8 | uint64(b)
+			}
+			off += int(f.lenBytes)
+			switch f.kind {
+			case headFixed:
+				skip = uint64(f.size)
+			case headBytes:
+				skip = n + uint64(f.size)
+			case headArray:
+				elems = n
+			case headMap:
+				elems = 2 * n
+			}
+		}
+		left := uint64(len(data) - off)
+		if skip > left || elems > left {
+			return fmt.Errorf("%w: the value at offset %d declares more than the %d bytes left", errMsgpack, off-1, left)
+		}
+		off += int(skip)
+		if elems > 0 {
+			if depth == msgpackMaxNesting {
+				return fmt.Errorf("%w: nested deeper than %d levels", errMsgpack, msgpackMaxNesting)
+			}
+			depth++
+			pending[depth] = elems
+		}
+	}
+}
+
+// msgpackHead describes a MessagePack type byte from 0xc4 to 0xdf: lenBytes
+// bytes of length follow it, then size bytes (a scalar's value or an
+// extension's type byte), then for a string, binary or extension the
+// length's worth of payload.
+type msgpackHead struct {
+	kind     headKind
+	lenBytes uint8
+	size     uint8
+}
+
+type headKind uint8
+
+const (
+	headFixed headKind = iota
+	headBytes
+	headArray
+	headMap
+)
+
+var msgpackHeads = [0xe0 - 0xc4]msgpackHead{
+	0xc4 - 0xc4: {headBytes, 1, 0}, 0xc5 - 0xc4: {headBytes, 2, 0}, 0xc6 - 0xc4: {headBytes, 4, 0}, // bin 8/16/32
+	0xc7 - 0xc4: {headBytes, 1, 1}, 0xc8 - 0xc4: {headBytes, 2, 1}, 0xc9 - 0xc4: {headBytes, 4, 1}, // ext 8/16/32
+	0xca - 0xc4: {headFixed, 0, 4}, 0xcb - 0xc4: {headFixed, 0, 8}, // float 32/64
+	0xcc - 0xc4: {headFixed, 0, 1}, 0xcd - 0xc4: {headFixed, 0, 2}, 0xce - 0xc4: {headFixed, 0, 4}, 0xcf - 0xc4: {headFixed, 0, 8}, // uint
+	0xd0 - 0xc4: {headFixed, 0, 1}, 0xd1 - 0xc4: {headFixed, 0, 2}, 0xd2 - 0xc4: {headFixed, 0, 4}, 0xd3 - 0xc4: {headFixed, 0, 8}, // int
+	0xd4 - 0xc4: {headFixed, 0, 2}, 0xd5 - 0xc4: {headFixed, 0, 3}, 0xd6 - 0xc4: {headFixed, 0, 5}, 0xd7 - 0xc4: {headFixed, 0, 9}, 0xd8 - 0xc4: {headFixed, 0, 17}, // fixext 1-16, with the type byte
+	0xd9 - 0xc4: {headBytes, 1, 0}, 0xda - 0xc4: {headBytes, 2, 0}, 0xdb - 0xc4: {headBytes, 4, 0}, // str 8/16/32
+	0xdc - 0xc4: {headArray, 2, 0}, 0xdd - 0xc4: {headArray, 4, 0}, // array 16/32
+	0xde - 0xc4: {headMap, 2, 0}, 0xdf - 0xc4: {headMap, 4, 0}, // map 16/32
 }
 
 // widen turns the sized numbers msgpack decodes into an interface (int8,
