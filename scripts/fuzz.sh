@@ -15,8 +15,10 @@
 #
 # Go's fuzzer has no time limit per input: one that makes a target hang, or
 # grow its memory slowly toward the cap, would run out the clock and pass. So
-# a target also fails when it never finished its seed corpus, or ran no input
-# during its last STALL seconds.
+# a target also fails when it never finished its seed corpus, or, in a run of
+# more than twice $stall, ran no input during its last $stall seconds (longer
+# than the 60 s a worker may spend minimizing a new input, during which the
+# count stands still too).
 #
 # Environment: FUZZ_RUN, a regexp of the targets to run (default all);
 # FUZZ_PARALLEL workers per target (default 1: fuzzing is CPU-bound and
@@ -31,7 +33,7 @@ parallel=${FUZZ_PARALLEL:-1}
 soft=${FUZZ_SOFT_MIB:-512}
 hard=${FUZZ_HARD_MIB:-4096}
 run=${FUZZ_RUN:-.}
-stall=10 # seconds; the fuzzer reports progress every 3
+stall=90 # seconds
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -113,6 +113,7 @@ func checkMsgpack(data []byte) error {
 		if off >= len(data) {
 			return fmt.Errorf("%w: data ends in the middle of a value", errMsgpack)
 		}
+		at := off
 		c := data[off]
 		off++
 		var skip, elems uint64 // payload bytes; elements of a container
@@ -125,14 +126,11 @@ func checkMsgpack(data []byte) error {
 		case c <= 0xbf: // fixstr
 			skip = uint64(c & 0x1f)
 		case c == 0xc1:
-			return fmt.Errorf("%w: byte 0xc1 at offset %d is never used", errMsgpack, off-1)
+			return fmt.Errorf("%w: byte 0xc1 at offset %d is never used", errMsgpack, at)
 		default:
-			// The rest have a size field of 1, 2, 4 or 8 bytes, or a
-			// length field of 1, 2 or 4 bytes (and an extension a type
-			// byte).
 			f := msgpackHeads[c-0xc4]
 			if uint64(f.lenBytes) > uint64(len(data)-off) {
-				return fmt.Errorf("%w: data ends in the header at offset %d", errMsgpack, off-1)
+				return fmt.Errorf("%w: data ends in the header at offset %d", errMsgpack, at)
 			}
 			var n uint64
 			for _, b := range data[off : off+int(f.lenBytes)] {
@@ -152,7 +150,7 @@ func checkMsgpack(data []byte) error {
 		}
 		left := uint64(len(data) - off)
 		if skip > left || elems > left {
-			return fmt.Errorf("%w: the value at offset %d declares more than the %d bytes left", errMsgpack, off-1, left)
+			return fmt.Errorf("%w: the value at offset %d declares more than the %d bytes left", errMsgpack, at, left)
 		}
 		off += int(skip)
 		if elems > 0 {
