@@ -2,6 +2,7 @@ package session
 
 import (
 	"bytes"
+	"errors"
 	"testing"
 	"time"
 
@@ -23,6 +24,43 @@ var hostileMsgpack = [][]byte{
 	append(bytes.Repeat([]byte{0x91}, 33), 0xc0),      // 33 levels of arrays
 	append(bytes.Repeat([]byte{0x81, 0xa0}, 33), 1),   // 33 levels of maps
 	append(bytes.Repeat([]byte{0x91}, 100_000), 0xc0), // 100,000 levels
+	// Where a map is expected, the msgpack library reads an extension's
+	// payload as a map: the fuzzer's 10 bytes pre-sized a map for 10^6
+	// entries (84 MB), and a map of 2^32-1 pairs would die.
+	[]byte("\xd70\xdf0000000"),
+	{0xc7, 0x05, 0x01, 0xdf, 0xff, 0xff, 0xff, 0xff},
+}
+
+// A valid time whose 8 bytes, read as a map where one is expected, would
+// hold an array of 2^32-1 elements: it decodes as a time, and is refused,
+// cheaply, where a map is expected.
+func TestMsgpackExtensionNotReadAsMap(t *testing.T) {
+	stamp := []byte{0xd7, 0xff, 0x81, 0xa0, 0xdd, 0xff, 0xff, 0xff, 0xff, 0x00}
+	var v any
+	if err := (MsgpackCodec{}).Unmarshal(stamp, &v); err != nil {
+		t.Fatalf("a valid timestamp: %v", err)
+	}
+	if _, ok := v.(time.Time); !ok {
+		t.Fatalf("decoded %T", v)
+	}
+	for _, target := range []func() any{
+		func() any { return new(map[string]any) },
+		func() any { return new(map[string]string) },
+		func() any { return new(struct{ M map[string]any }) },
+	} {
+		data := stamp
+		if _, isStruct := target().(*struct{ M map[string]any }); isStruct {
+			data = append([]byte{0x81, 0xa1, 'M'}, stamp...)
+		}
+		var err error
+		decodetest.CheckAlloc(t, decodetest.CodecBound, len(data), func() { err = MsgpackCodec{}.Unmarshal(data, target()) })
+		if !errors.Is(err, errMsgpack) {
+			t.Errorf("%x into %T: error %v, want errMsgpack", data, target(), err)
+		}
+	}
+	if _, err := (flaskFormat{}).decode(stamp); !errors.Is(err, errCorrupt) {
+		t.Errorf("a timestamp as a Flask record: %v", err)
+	}
 }
 
 // msgpackTargets are what the fuzz targets and the tests decode into.
