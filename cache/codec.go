@@ -63,8 +63,8 @@ func init() {
 // 1,048,576 elements, and no length the data declares counts before the data
 // is there. Decoding into an interface or a struct of scalars, strings,
 // slices and maps allocates at most 4 KiB plus 128 bytes per byte of data
-// (FuzzCBORCodec checks it); a slice of large elements can take the size of
-// one element per byte.
+// (FuzzCBORCodec checks it); a slice of elements larger than 32 bytes can
+// take twice an element's size per byte.
 //
 // Unmarshal refuses a value that Marshal could not encode again, so a value
 // read from a cache can always be written back. The only such values are

@@ -137,6 +137,7 @@ func cborSeeds(f *testing.F) {
 	for _, b := range hostileCBOR {
 		f.Add(b)
 	}
+	f.Add(append([]byte{0x99, 0x03, 0xe8}, bytes.Repeat([]byte{0xa0}, 1000)...)) // 1,000 empty maps
 	for _, v := range []any{
 		map[string]any{"a": 1, "b": []any{"x", 2.5}}, "text", int64(-5), []byte{1, 2},
 		profile{Name: "ada", Tags: []string{"a"}, Avatar: []byte{0}, Updated: time.Date(2024, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600)), Scores: map[string]float64{"a": 1}},

@@ -35,8 +35,8 @@ import (
 // the library would read it as a map where it expects one, and that is an
 // error. Decoding into an interface or a struct of scalars, strings, slices
 // and maps then allocates at most 4 KiB plus 128 bytes per byte of data
-// (FuzzMsgpackCodec checks it); a slice of large elements can take the size
-// of one element per byte.
+// (FuzzMsgpackCodec checks it); a slice of elements larger than 32 bytes
+// can take twice an element's size per byte.
 type MsgpackCodec struct{}
 
 // Marshal encodes v as MessagePack.

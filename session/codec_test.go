@@ -126,6 +126,7 @@ func FuzzMsgpackCodec(f *testing.F) {
 	for _, b := range hostileMsgpack {
 		f.Add(b)
 	}
+	f.Add(append([]byte{0xdc, 0x03, 0xe8}, bytes.Repeat([]byte{0x80}, 1000)...)) // 1,000 empty maps: 1,000 structs of 128 bytes
 	for _, v := range []any{
 		map[string]any{"a": 1, "b": []any{"x", 2.5, nil, true, []byte{1}}}, "text", int64(-5), uint64(1) << 63,
 		msgpackProfile{Name: "ada", Tags: []string{"a"}, Updated: time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC),

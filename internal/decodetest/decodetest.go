@@ -27,8 +27,43 @@ func (b Bound) Of(n int) uint64 { return b.Base + b.PerByte*uint64(n) }
 // CodecBound is what the codecs of this module (cache.CBORCodec,
 // cache.JSONCodec, session.MsgpackCodec) promise to allocate at most to
 // decode n bytes into an interface or a struct of scalars, strings, slices,
-// maps and times: 4 KiB plus 128 bytes per byte of input.
+// maps and times: 4 KiB plus 128 bytes per byte of input. BoundFor extends
+// it to slices of large elements.
 var CodecBound = Bound{Base: 4 << 10, PerByte: 128}
+
+// BoundFor returns what the codecs promise to allocate at most to decode
+// into a value of type t: CodecBound, or, when t holds slices or arrays of
+// elements larger than 32 bytes, twice the largest element's size plus 64
+// per byte of input. One byte can declare an element, and a decoder that
+// grows a slice as it goes holds up to twice what it needs.
+func BoundFor(t reflect.Type) Bound {
+	b := CodecBound
+	b.PerByte = max(b.PerByte, 2*largestElem(t, map[reflect.Type]bool{})+64)
+	return b
+}
+
+// largestElem returns the size of the largest element of a slice or array
+// that a value of type t can hold, without looking into interfaces.
+func largestElem(t reflect.Type, seen map[reflect.Type]bool) uint64 {
+	if seen[t] {
+		return 0
+	}
+	seen[t] = true
+	var n uint64
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		n = max(uint64(t.Elem().Size()), largestElem(t.Elem(), seen))
+	case reflect.Pointer:
+		n = largestElem(t.Elem(), seen)
+	case reflect.Map:
+		n = max(largestElem(t.Key(), seen), largestElem(t.Elem(), seen))
+	case reflect.Struct:
+		for i := range t.NumField() {
+			n = max(n, largestElem(t.Field(i).Type, seen))
+		}
+	}
+	return n
+}
 
 // tries is how many times CheckAlloc measures a call that went over its
 // bound before it believes the excess. The Go runtime counts allocation per
@@ -67,14 +102,14 @@ func Allocated(fn func()) uint64 {
 
 // Codec checks what c makes of data, decoded into each value that the
 // targets return (each a fresh non-nil pointer): the decode allocates within
-// CodecBound, and whatever decodes encodes again into bytes that decode too, so a
+// BoundFor the value's type, and whatever decodes encodes again into bytes that decode too, so a
 // value read from a cache can always be written back.
 func Codec(t testing.TB, c cache.Codec, data []byte, targets ...func() any) {
 	t.Helper()
 	for _, target := range targets {
 		var v any
 		var err error
-		CheckAlloc(t, CodecBound, len(data), func() {
+		CheckAlloc(t, BoundFor(reflect.TypeOf(target())), len(data), func() {
 			v = target()
 			err = c.Unmarshal(data, v)
 		})
