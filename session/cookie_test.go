@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/cachelib-go/cachelib/cache/adapters/memorycache"
+	"github.com/cachelib-go/cachelib/internal/decodetest"
 )
 
 // flaskFixtures is testdata/flask/fixtures.json, written by
@@ -116,10 +117,15 @@ func TestCookieValue(t *testing.T) {
 	}
 }
 
-// FuzzParseCookie checks that no cookie value makes the parser panic, and
-// that every value it accepts is one the manager could have issued: an id of
-// the right length and alphabet, and, when signing, exactly the signature
-// one of its keys makes.
+// cookieBound is what parsing a cookie may allocate, whatever its length:
+// a value of the wrong length is refused before any work, and one of the
+// right length costs a signature check per key.
+var cookieBound = decodetest.Bound{Base: 2 << 10}
+
+// FuzzParseCookie checks that no cookie value makes the parser panic or
+// allocate beyond cookieBound, and that every value it accepts is one the
+// manager could have issued: an id of the right length and alphabet, and,
+// when signing, exactly the signature one of its keys makes.
 func FuzzParseCookie(f *testing.F) {
 	fx := loadFlaskFixtures(f)
 	k1, k2 := []byte("fuzz key one"), []byte("fuzz key two")
@@ -142,7 +148,9 @@ func FuzzParseCookie(f *testing.F) {
 	f.Add("\x00" + id[1:])
 	f.Fuzz(func(t *testing.T, v string) {
 		for i, m := range managers {
-			got, resign, ok := m.parseCookie(v)
+			var got string
+			var resign, ok bool
+			decodetest.CheckAlloc(t, cookieBound, len(v), func() { got, resign, ok = m.parseCookie(v) })
 			if !ok {
 				if got != "" || resign {
 					t.Fatalf("manager %d: rejected %q but returned %q, %v", i, v, got, resign)

@@ -103,7 +103,10 @@ const flaskPermanentKey = "_permanent"
 type flaskFormat struct{}
 
 func (flaskFormat) decode(b []byte) (record, error) {
-	dec := newMsgpackDecoder(b)
+	dec, err := newMsgpackDecoder(b)
+	if err != nil {
+		return record{}, fmt.Errorf("%w: %w", errCorrupt, err)
+	}
 	defer msgpack.PutDecoder(dec)
 	n, err := dec.DecodeMapLen()
 	if err != nil {

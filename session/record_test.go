@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"encoding/gob"
 	"encoding/json"
+	"errors"
+	"maps"
 	"math"
+	"os"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/decodetest"
 )
 
 // gobCodec stands for a codec whose library ignores raw's hooks: each value
@@ -107,4 +112,100 @@ func TestMsgpackWidensNumbers(t *testing.T) {
 	if !reflect.DeepEqual(v, want) {
 		t.Fatalf("decoded %#v, want %#v", v, want)
 	}
+}
+
+// recordBound is what decoding a stored record may allocate: the codec's
+// bound, plus a copy of each value the record keeps.
+var recordBound = decodetest.Bound{Base: decodetest.CodecBound.Base, PerByte: decodetest.CodecBound.PerByte + 2}
+
+// checkRecord checks what f makes of data: the decode allocates within
+// recordBound and fails only with errCorrupt, and a record that decodes
+// encodes again into bytes that decode to the same record, a fixed point
+// after that first encoding.
+func checkRecord(t *testing.T, f format, data []byte) {
+	t.Helper()
+	var rec record
+	var err error
+	decodetest.CheckAlloc(t, recordBound, len(data), func() { rec, err = f.decode(data) })
+	if err != nil {
+		if !errors.Is(err, errCorrupt) {
+			t.Fatalf("%T: %x: error %v is not errCorrupt", f, data, err)
+		}
+		return
+	}
+	enc := func(rec record) record {
+		t.Helper()
+		b, err := f.encode(&rec)
+		if err != nil {
+			t.Fatalf("%T: %x decodes as %+v, which does not encode again: %v", f, data, rec, err)
+		}
+		again, err := f.decode(b)
+		if err != nil {
+			t.Fatalf("%T: %x decodes as %+v, which encodes as %x, which does not decode: %v", f, data, rec, b, err)
+		}
+		return again
+	}
+	once := enc(rec)
+	keys := func(r record) []string { return slices.Sorted(maps.Keys(r.Values)) }
+	if once.Created != rec.Created || once.Permanent != rec.Permanent || !slices.Equal(keys(once), keys(rec)) {
+		t.Fatalf("%T: %x decodes as %+v, but after encoding as %+v", f, data, rec, once)
+	}
+	if twice := enc(once); !reflect.DeepEqual(twice, once) {
+		t.Fatalf("%T: %x: encoding %+v again gives %+v", f, data, once, twice)
+	}
+}
+
+// recordSeeds are valid records in each format, and hostile bytes.
+func recordSeeds(f *testing.F, formats ...format) {
+	for _, b := range hostileMsgpack {
+		f.Add(b)
+	}
+	for _, fm := range formats {
+		var codec cache.Codec = MsgpackCodec{} // Flask's values
+		if n, ok := fm.(nativeFormat); ok {
+			codec = n.codec
+		}
+		seven, err := codec.Marshal(7)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, rec := range []record{
+			{},
+			{Values: map[string]raw{"n": seven, "null": nil}, Created: 1700000000123, Permanent: true},
+		} {
+			b, err := fm.encode(&rec)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
+}
+
+// FuzzNativeRecord checks checkRecord for the native format with each of
+// the module's codecs.
+func FuzzNativeRecord(f *testing.F) {
+	formats := []format{nativeFormat{cache.CBORCodec{}}, nativeFormat{cache.JSONCodec{}}, nativeFormat{MsgpackCodec{}}}
+	recordSeeds(f, formats...)
+	f.Add([]byte(`{"values":{"a":[1, 2],"b":null,"c":"<"},"created":5,"permanent":true}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, fm := range formats {
+			checkRecord(t, fm, data)
+		}
+	})
+}
+
+// FuzzFlaskRecord checks checkRecord for Flask-Session's format.
+func FuzzFlaskRecord(f *testing.F) {
+	recordSeeds(f, flaskFormat{})
+	for _, name := range []string{"session.msgpack", "not_permanent.msgpack", "sorted.msgpack"} {
+		b, err := os.ReadFile("testdata/flask/" + name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkRecord(t, flaskFormat{}, data)
+	})
 }
