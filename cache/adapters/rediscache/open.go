@@ -125,7 +125,9 @@ func open(parse parser) cache.OpenFunc {
 			return nil, err
 		}
 		c.ownsClient = true
-		if err := client.Ping(ctx).Err(); err != nil {
+		pctx, cancel := calltimeout.Bound(ctx, c.timeout)
+		defer cancel()
+		if err := client.Ping(pctx).Err(); err != nil {
 			client.Close()
 			return nil, fmt.Errorf("rediscache: PING: %w", err)
 		}
