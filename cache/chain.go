@@ -70,13 +70,17 @@ func Chain(layers ...Adapter) Adapter {
 // layer first, and return the errors of all layers joined. When Set fails on
 // a layer, the key is deleted from the layers faster than the last one that
 // failed to store it, so that none of them serves a value the authoritative
-// layer does not hold. Delete reports whether any layer had an unexpired
+// layer does not hold. Once the last layer has been asked to change a key,
+// the faster layers are brought in line even if the caller's context ends
+// meanwhile, as it has when the last layer's reply came too late (an error
+// matching ErrUncertain); their own timeouts bound them. Delete reports whether any layer had an unexpired
 // entry, which is what Get would have seen.
 //
 // Add is as atomic as the last layer's Add: it runs there and, when it
 // stores the value, the value is Set in the faster layers. Increment runs on
-// the last layer and deletes the key from the faster layers, so the next Get
-// copies the new value with its TTL; the Chain implements Incrementer only
+// the last layer and deletes the key from the faster layers (also when the
+// last layer reports ErrUncertain), so the next Get copies the new value
+// with its TTL; the Chain implements Incrementer only
 // when its last layer does.
 //
 // One race is inherent to copying layers: a Get that read an old value from
@@ -220,10 +224,10 @@ func (c *chain) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 func (c *chain) setFaster(ctx context.Context, n int, key string, value []byte, ttl time.Duration) error {
 	var errs []error
 	for i := n - 1; i >= 0; i-- {
-		if err := c.layers[i].Set(ctx, key, value, ttl); err != nil {
+		if err := c.layers[i].Set(c.layerContext(ctx, i), key, value, ttl); err != nil {
 			errs = append(errs, fmt.Errorf("cache: Chain layer %d: %w", i, err))
 			for j := min(i, len(c.layers)-2); j >= 0; j-- {
-				if _, err := c.layers[j].Delete(ctx, key); err != nil {
+				if _, err := c.layers[j].Delete(context.WithoutCancel(ctx), key); err != nil {
 					errs = append(errs, fmt.Errorf("cache: Chain layer %d: removing the old value after a failed Set: %w", j, err))
 				}
 			}
@@ -260,11 +264,24 @@ func (c *chain) Delete(ctx context.Context, key string) (bool, error) {
 	return existed, err
 }
 
+// layerContext is the context for layer i of a write. The last layer gets
+// the caller's; once it has been asked to change a key, the faster layers
+// must follow it even if the caller's context ends meanwhile (a deadline
+// that cut the last layer's reply short has passed by then), or they would
+// serve a value the last layer no longer holds. Their own timeouts still
+// bound them.
+func (c *chain) layerContext(ctx context.Context, i int) context.Context {
+	if i == len(c.layers)-1 {
+		return ctx
+	}
+	return context.WithoutCancel(ctx)
+}
+
 func (c *chain) deleteFaster(ctx context.Context, n int, key string) (bool, error) {
 	var errs []error
 	existed := false
 	for i := n - 1; i >= 0; i-- {
-		ok, err := c.layers[i].Delete(ctx, key)
+		ok, err := c.layers[i].Delete(c.layerContext(ctx, i), key)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("cache: Chain layer %d: %w", i, err))
 		}
@@ -301,6 +318,13 @@ func (c *incrementingChain) Increment(ctx context.Context, key string, delta int
 		return 0, err
 	}
 	n, err := c.inc.Increment(ctx, key, delta)
+	if errors.Is(err, ErrUncertain) {
+		// The counter may have moved: the faster layers must not keep
+		// serving its old value.
+		if _, derr := c.deleteFaster(ctx, len(c.layers)-1, key); derr != nil {
+			return 0, errors.Join(err, derr)
+		}
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -404,3 +404,73 @@ func ExampleChain() {
 	fmt.Println(string(v), inMemory, inFiles)
 	// Output: hello true true
 }
+
+// late is a slow layer whose replies come after the deadline: each write is
+// applied, then the call waits for its context to end and reports
+// cache.ErrUncertain, as a networked adapter does when its reply is late.
+type late struct{ *memorycache.Cache }
+
+func (l late) wait(ctx context.Context) error {
+	<-ctx.Done()
+	return fmt.Errorf("%w: %w", cache.ErrUncertain, ctx.Err())
+}
+
+func (l late) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if err := l.Cache.Set(context.WithoutCancel(ctx), key, v, ttl); err != nil {
+		return err
+	}
+	return l.wait(ctx)
+}
+
+func (l late) Delete(ctx context.Context, key string) (bool, error) {
+	if _, err := l.Cache.Delete(context.WithoutCancel(ctx), key); err != nil {
+		return false, err
+	}
+	return false, l.wait(ctx)
+}
+
+func (l late) Increment(ctx context.Context, key string, delta int64) (int64, error) {
+	if _, err := l.Cache.Increment(context.WithoutCancel(ctx), key, delta); err != nil {
+		return 0, err
+	}
+	return 0, l.wait(ctx)
+}
+
+// A write that the last layer may have applied, reported late, must not
+// leave a faster layer serving what the last layer no longer holds: the
+// faster layers are brought in line although the caller's context has
+// ended.
+func TestChainAfterUncertainWrites(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		write func(ctx context.Context, c cache.Adapter) error
+	}{
+		{"Set", func(ctx context.Context, c cache.Adapter) error { return c.Set(ctx, "k", []byte("2"), 0) }},
+		{"Delete", func(ctx context.Context, c cache.Adapter) error { _, err := c.Delete(ctx, "k"); return err }},
+		{"Increment", func(ctx context.Context, c cache.Adapter) error {
+			_, err := cache.Increment(ctx, c, "k", 1)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fast, slow := memLayer(t), memLayer(t)
+			for _, l := range []cache.Adapter{fast, slow} {
+				if err := l.Set(t.Context(), "k", []byte("1"), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c := cache.Chain(fast, late{slow})
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+			err := tc.write(ctx, c)
+			cancel()
+			if !errors.Is(err, cache.ErrUncertain) {
+				t.Fatalf("%s = %v, want the last layer's ErrUncertain", tc.name, err)
+			}
+			want, werr := slow.Get(t.Context(), "k")
+			got, gerr := c.Get(t.Context(), "k")
+			if string(got) != string(want) || (gerr == nil) != (werr == nil) {
+				t.Fatalf("after an uncertain %s the Chain reads %q, %v while its last layer holds %q, %v", tc.name, got, gerr, want, werr)
+			}
+		})
+	}
+}

@@ -55,8 +55,28 @@
 // A value larger than the backend accepts gives [ErrTooLarge] and leaves the
 // previous value in place; it is never truncated or dropped silently.
 //
-// Every method honours cancellation and deadlines of its context. After
-// Close, every method returns [ErrClosed]; Close may be called more than once
+// Lost replies. A write whose request may have reached the server but whose
+// reply never came (the connection broke, or the context's deadline or the
+// adapter's timeout passed while it waited) has an unknown outcome. An
+// adapter never sends Add, Delete, DeleteMany or Increment again in that
+// case, since a second try would apply the change twice or report a wrong
+// result (an Add that finds its own value reports false, a Delete that
+// finds its own deletion reports false). The call returns an error matching
+// [ErrUncertain] instead: the write may or may not have been applied. Set,
+// SetMany and Clear can return it too, for the same reason; adapters may
+// resend them, since doing so twice stores the same thing. An error of a
+// single-key write that does not match ErrUncertain means the write was not
+// applied. Reads never return ErrUncertain, and adapters may retry them.
+//
+// Timeouts. Every method honours cancellation and deadlines of its context.
+// An adapter of a networked backend also bounds every call by a per-call
+// timeout of its own (documented by each adapter, and settable), applied
+// when the context has no earlier deadline, so that a server that stops
+// answering never blocks a caller whose context has none. Clear and
+// DeleteExpired, which may take many round trips, apply it to each round
+// trip rather than to the whole call.
+//
+// After Close, every method returns [ErrClosed]; Close may be called more than once
 // and stops every goroutine the adapter started. Adapters are safe for
 // concurrent use by many goroutines.
 //

@@ -24,6 +24,14 @@ var (
 
 	// ErrTooLarge reports a value larger than the backend accepts.
 	ErrTooLarge = errors.New("cache: value too large")
+
+	// ErrUncertain reports a write whose outcome is unknown: its request
+	// may have reached the server, but no reply came back (the connection
+	// broke, or the deadline passed while the call waited). The write may
+	// or may not have been applied; the adapter did not send it again.
+	// Read the key to find out. Reads never return it. See "Lost replies"
+	// in the package documentation.
+	ErrUncertain = errors.New("cache: outcome unknown: the write may or may not have been applied")
 )
 
 // Errors of Open.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	toxiproxy "github.com/Shopify/toxiproxy/v2"
+	"github.com/Shopify/toxiproxy/v2/toxics"
 	"github.com/rs/zerolog"
 )
 
@@ -86,9 +87,57 @@ func (p *Proxy) Latency(d time.Duration) {
 	p.addToxic(fmt.Sprintf(`{"name":"latency","type":"latency","stream":"downstream","attributes":{"latency":%d}}`, d.Milliseconds()))
 }
 
-func (p *Proxy) addToxic(spec string) {
+// LoseNextReply lets every request through but drops the next reply the
+// server sends, on whichever connection it comes, and closes that
+// connection: the server has applied the command and the client never
+// learns the outcome. Later replies and connections pass unchanged. The
+// returned function reports whether a reply has been dropped yet, so that
+// a test can tell a call that met the fault from one that never did.
+// Restore removes the fault if it has not fired.
+func (p *Proxy) LoseNextReply() (lost func() bool) {
 	p.t.Helper()
-	if _, err := p.p.Toxics.AddToxicJson(strings.NewReader(spec)); err != nil {
+	w := p.addToxic(`{"name":"lose-next-reply","type":"` + loseNextReplyType + `","stream":"downstream"}`)
+	t := w.Toxic.(*loseNextReply)
+	return t.fired.Load
+}
+
+func (p *Proxy) addToxic(spec string) *toxics.ToxicWrapper {
+	p.t.Helper()
+	w, err := p.p.Toxics.AddToxicJson(strings.NewReader(spec))
+	if err != nil {
 		p.t.Fatalf("faultproxy: add toxic %s: %v", spec, err)
 	}
+	return w
 }
+
+const loseNextReplyType = "cachelib_lose_next_reply"
+
+// loseNextReply is a toxic shared by every connection of a proxy: the first
+// chunk of data it sees, in any of them, is dropped and its connection
+// closed; after that it passes everything through.
+type loseNextReply struct {
+	fired atomic.Bool
+}
+
+func (t *loseNextReply) Pipe(stub *toxics.ToxicStub) {
+	for {
+		select {
+		case <-stub.Interrupt:
+			return
+		case c := <-stub.Input:
+			if c == nil {
+				stub.Close()
+				return
+			}
+			if t.fired.CompareAndSwap(false, true) {
+				// Closing the stub's output ends the link: the client
+				// sees the connection close before any byte of the reply.
+				stub.Close()
+				return
+			}
+			stub.Output <- c
+		}
+	}
+}
+
+func init() { toxics.Register(loseNextReplyType, new(loseNextReply)) }

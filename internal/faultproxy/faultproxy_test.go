@@ -92,3 +92,36 @@ func TestFaults(t *testing.T) {
 		t.Fatalf("after Restore: took %v, err %v", d, err)
 	}
 }
+
+// LoseNextReply: the server gets the request (it answers, so it read it),
+// the client gets no byte of the answer and a closed connection; the next
+// connection works.
+func TestLoseNextReply(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	lost := p.LoseNextReply()
+	if lost() {
+		t.Fatal("reported a lost reply before any request")
+	}
+	c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := io.ReadAll(c); err != nil || len(b) != 0 {
+		t.Fatalf("read %q, %v through a lost reply, want no byte and the connection closed", b, err)
+	}
+	if !lost() {
+		t.Fatal("the reply was dropped but LoseNextReply does not report it")
+	}
+	if _, err := roundTrip(p.Addr(), time.Second); err != nil {
+		t.Fatalf("the reply after the lost one: %v", err)
+	}
+	p.Restore()
+	if _, err := roundTrip(p.Addr(), time.Second); err != nil {
+		t.Fatalf("after Restore: %v", err)
+	}
+}

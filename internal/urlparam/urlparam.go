@@ -194,3 +194,20 @@ func (p *Params) Done() error {
 func Errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", cache.ErrInvalidURL, fmt.Sprintf(format, args...))
 }
+
+// Timeout returns the value of the timeout parameter, the per-call timeout
+// of a networked adapter: a positive duration such as "500ms", or def when
+// it is absent.
+func (p *Params) Timeout(def time.Duration) time.Duration {
+	const name = "timeout"
+	v, ok := p.take(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(name, v, `a positive duration such as "500ms" (every call must be bounded)`)
+		return def
+	}
+	return d
+}

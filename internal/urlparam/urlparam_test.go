@@ -57,6 +57,8 @@ func TestErrors(t *testing.T) {
 		{"n=-1", func(p *Params) { p.Int("n", 0, 0) }, `n="-1": want an integer of at least 0`},
 		{"d=5", func(p *Params) { p.Duration("d", 0) }, `d="5": want a duration such as`},
 		{"d=-1s", func(p *Params) { p.Duration("d", 0) }, `d="-1s": want a duration such as`},
+		{"timeout=0s", func(p *Params) { p.Timeout(time.Second) }, `timeout="0s": want a positive duration`},
+		{"timeout=soon", func(p *Params) { p.Timeout(time.Second) }, `timeout="soon": want a positive duration`},
 		{"m=0", func(p *Params) { p.Size("m", 0) }, `m="0": want a positive size`},
 		{"m=12XB", func(p *Params) { p.Size("m", 0) }, `m="12XB": want a positive size`},
 		{"m=9000000000GiB", func(p *Params) { p.Size("m", 0) }, `m="9000000000GiB": want a positive size`},

@@ -42,6 +42,15 @@
 //   - There is no Increment: gocache has no atomic counter, so the Adapter
 //     is not a cache.Incrementer and cache.Increment reports
 //     errors.ErrUnsupported.
+//   - Lost replies. The bridge cannot see how a store's client sends its
+//     commands: a client that sends a write again after a lost reply
+//     (go-redis does, up to MaxRetries times) may apply an Add twice and
+//     report false, or make Delete report that nothing existed. Every
+//     error a store returns from a write is reported as matching
+//     cache.ErrUncertain, since the bridge cannot tell a refusal from a
+//     lost reply. rediscache and memcachedcache keep the contract's
+//     promise instead. The bridge has no timeout of its own: the store's
+//     client bounds each call.
 //   - Keys are passed through, after WithKeyPrefix's prefix. Stores with key
 //     restrictions (Memcached: 250 bytes, no spaces or control characters)
 //     reject other keys with their own errors.
@@ -283,7 +292,7 @@ func (a *Adapter) set(ctx context.Context, key string, value []byte, exp time.Du
 	v := append(make([]byte, 0, len(value)), value...)
 	start := time.Now()
 	if err := a.st.Set(ctx, a.prefix+key, v, store.WithExpiration(exp), store.WithSynchronousSet()); err != nil {
-		return fmt.Errorf("gocachebridge: set %q: %w", key, err)
+		return fmt.Errorf("gocachebridge: set %q: %w: %w", key, cache.ErrUncertain, err)
 	}
 	if a.prof.verifySet {
 		// A miss is a drop unless the entry's TTL has simply run out.
@@ -323,7 +332,7 @@ func (a *Adapter) Add(ctx context.Context, key string, value []byte, ttl time.Du
 		v := append(make([]byte, 0, len(value)), value...)
 		added, err := a.setnx.SetIfNotExists(ctx, a.prefix+key, v, store.WithExpiration(exp), store.WithSynchronousSet())
 		if err != nil {
-			return false, fmt.Errorf("gocachebridge: add %q: %w", key, err)
+			return false, fmt.Errorf("gocachebridge: add %q: %w: %w", key, cache.ErrUncertain, err)
 		}
 		return added, nil
 	}
@@ -350,7 +359,7 @@ func (a *Adapter) Delete(ctx context.Context, key string) (bool, error) {
 		return false, fmt.Errorf("gocachebridge: delete %q: %w", key, err)
 	}
 	if err := a.st.Delete(ctx, a.prefix+key); err != nil {
-		return false, fmt.Errorf("gocachebridge: delete %q: %w", key, err)
+		return false, fmt.Errorf("gocachebridge: delete %q: %w: %w", key, cache.ErrUncertain, err)
 	}
 	return existed, nil
 }
@@ -366,7 +375,7 @@ func (a *Adapter) Clear(ctx context.Context) error {
 		return ErrClearUnsupported
 	}
 	if err := a.st.Clear(ctx); err != nil {
-		return fmt.Errorf("gocachebridge: clear: %w", err)
+		return fmt.Errorf("gocachebridge: clear: %w: %w", cache.ErrUncertain, err)
 	}
 	return nil
 }

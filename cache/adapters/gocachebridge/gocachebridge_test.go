@@ -14,6 +14,7 @@ import (
 	"github.com/cachelib-go/cachelib/cache/adapters/gocachebridge"
 	"github.com/cachelib-go/cachelib/cache/adapters/memorycache"
 	"github.com/cachelib-go/cachelib/cache/cachetest"
+	"github.com/cachelib-go/cachelib/internal/faultproxy"
 	"github.com/cachelib-go/cachelib/internal/testenv"
 	"github.com/cachelib-go/cachelib/session/sessiontest"
 	"github.com/dgraph-io/ristretto/v2"
@@ -85,6 +86,25 @@ func TestConformanceRedis(t *testing.T) {
 		// gocache's Clear on Redis is FLUSHALL, which the bridge refuses.
 		cachetest.WithoutClear(),
 	)
+}
+
+// A Set on a Redis store whose reply comes after the deadline was applied:
+// the bridge cannot tell that from a refusal, so it must report the outcome
+// as unknown, never as a plain failure. (Add and Delete on this store read
+// first, and a failed read is a plain error: nothing was written.)
+func TestLateReplyIsUncertain(t *testing.T) {
+	proxy := faultproxy.Start(t, testenv.Addr(t, "CACHELIB_REDIS_ADDR", "127.0.0.1:6390"))
+	client := redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { client.Close() })
+	a := gocachebridge.FromStore(redisstore.NewRedis(client), gocachebridge.WithKeyPrefix(redisPrefix(t, client)))
+	defer a.Close()
+	proxy.Latency(time.Second)
+	defer proxy.Restore()
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if err := a.Set(ctx, "k", []byte("v"), 0); !errors.Is(err, cache.ErrUncertain) {
+		t.Errorf("Set with a late reply = %v, want an error matching cache.ErrUncertain", err)
+	}
 }
 
 func TestSessions(t *testing.T) {

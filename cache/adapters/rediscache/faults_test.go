@@ -16,6 +16,7 @@ import (
 func TestFaults(t *testing.T) {
 	proxy := faultproxy.Start(t, standaloneAddr(t))
 	client := closeWith(t, redis.NewClient(&redis.Options{Addr: proxy.Addr(), ContextTimeoutEnabled: true}))
-	a := newCache(t, client, rediscache.WithPrefix(uniquePrefix("%s:")))
-	cachetest.RunFaults(t, a, proxy, 300*time.Millisecond)
+	const deadline = 300 * time.Millisecond
+	a := newCache(t, client, rediscache.WithPrefix(uniquePrefix("%s:")), rediscache.WithTimeout(deadline))
+	cachetest.RunFaults(t, a, proxy, deadline)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/cachelib-go/cachelib/internal/urlparam"
 	"github.com/redis/go-redis/v9"
 )
@@ -19,8 +20,9 @@ import (
 //	redis+cluster://[user:password@]host1:7000,host2:7001[?prefix=app:]
 //	redis+sentinel://[user:password@]host1:26379,host2:26379[/db]?master_name=mymaster[&prefix=app:]
 //
-// Two parameters belong to this package: prefix is WithPrefix, and
-// unprefixed_clear=true is WithUnprefixedClear. Every other parameter is
+// Three parameters belong to this package: prefix is WithPrefix,
+// unprefixed_clear=true is WithUnprefixedClear, and timeout (such as 500ms)
+// is WithTimeout. Every other parameter is
 // go-redis's own (redis.ParseURL, redis.ParseClusterURL and
 // redis.ParseFailoverURL list them: dial_timeout, pool_size, ...), so an
 // unknown one is an error. A host list names every node a cluster client
@@ -81,6 +83,7 @@ func open(parse parser) cache.OpenFunc {
 		if p.Bool("unprefixed_clear", false) {
 			opts = append(opts, WithUnprefixedClear())
 		}
+		opts = append(opts, WithTimeout(p.Timeout(calltimeout.Default)))
 		if err := p.Err(); err != nil {
 			return nil, err
 		}
@@ -114,7 +117,7 @@ func open(parse parser) cache.OpenFunc {
 		if err != nil {
 			// go-redis reports the unknown parameters and bad values
 			// of a URL it cannot read.
-			return nil, fmt.Errorf("%w: %w (rediscache reads prefix and unprefixed_clear; go-redis reads the other parameters)", cache.ErrInvalidURL, err)
+			return nil, fmt.Errorf("%w: %w (rediscache reads prefix, unprefixed_clear and timeout; go-redis reads the other parameters)", cache.ErrInvalidURL, err)
 		}
 		c, err := New(client, opts...)
 		if err != nil {
@@ -122,7 +125,9 @@ func open(parse parser) cache.OpenFunc {
 			return nil, err
 		}
 		c.ownsClient = true
-		if err := client.Ping(ctx).Err(); err != nil {
+		pctx, cancel := calltimeout.Bound(ctx, c.timeout)
+		defer cancel()
+		if err := client.Ping(pctx).Err(); err != nil {
 			client.Close()
 			return nil, fmt.Errorf("rediscache: PING: %w", err)
 		}

@@ -44,17 +44,33 @@
 // than timed out) while a command waits for its reply is noticed when the
 // reply or the client's ReadTimeout arrives. An error that happens once the
 // context is done matches both the context's error and the client's.
+//
+// Every call is also bounded by the Cache's own timeout (WithTimeout,
+// default 5 s) when its context has no earlier deadline; Clear bounds each
+// SCAN and UNLINK round trip by it.
+//
+// # Lost replies
+//
+// go-redis sends a command again when its connection breaks before the
+// reply (MaxRetries, 3 by default). For GET, SET and MGET that is harmless,
+// but a second SET NX, UNLINK or INCRBY after the first was applied would
+// report a wrong result or count twice. The Cache therefore sends Add,
+// Delete, DeleteMany and Increment as commands go-redis never repeats once
+// they may have been written, and a write whose reply is lost returns an
+// error matching cache.ErrUncertain.
 package rediscache
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -86,6 +102,7 @@ type Option func(*config)
 type config struct {
 	prefix          string
 	unprefixedClear bool
+	timeout         time.Duration
 }
 
 // WithPrefix puts every key under prefix (default: none), so that adapters
@@ -99,6 +116,11 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // including keys this adapter never wrote, with SCAN and UNLINK. It is off
 // by default; use it only for a database that holds nothing but this cache.
 func WithUnprefixedClear() Option { return func(c *config) { c.unprefixedClear = true } }
+
+// WithTimeout bounds every call by d (default 5 s) when its context has no
+// earlier deadline, and each round trip of Clear. It must be positive. In
+// cache.Open URLs it is the timeout parameter ("timeout=500ms").
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
 type topology int
 
@@ -117,6 +139,7 @@ type Cache struct {
 	prefix          string
 	pattern         string // SCAN MATCH pattern of Clear
 	unprefixedClear bool
+	timeout         time.Duration
 	ownsClient      bool // opened by cache.Open: Close closes the client
 	closed          atomic.Bool
 }
@@ -140,9 +163,12 @@ func New(client redis.UniversalClient, opts ...Option) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("rediscache: nil client")
 	}
-	var cfg config
+	cfg := config{timeout: calltimeout.Default}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if err := calltimeout.Check("rediscache", cfg.timeout); err != nil {
+		return nil, err
 	}
 	topo := single
 	contextTimeouts := true
@@ -163,6 +189,7 @@ func New(client redis.UniversalClient, opts ...Option) (*Cache, error) {
 		prefix:          cfg.prefix,
 		pattern:         escapeGlob(cfg.prefix) + "*",
 		unprefixedClear: cfg.unprefixedClear,
+		timeout:         cfg.timeout,
 	}, nil
 }
 
@@ -187,6 +214,17 @@ func (c *Cache) ready(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// begin starts a call of one round trip: it returns what ready returns,
+// and otherwise the context bounded by the Cache's timeout, whose cancel
+// the caller defers.
+func (c *Cache) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := c.ready(ctx); err != nil {
+		return ctx, func() {}, err
+	}
+	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
+	return ctx, cancel, nil
+}
+
 // fail wraps an error of the client. When the context is done, the error is
 // most likely its consequence (a read cut short by the deadline surfaces
 // as an i/o timeout), so it matches the context's error too.
@@ -196,6 +234,32 @@ func fail(ctx context.Context, op string, err error) error {
 	}
 	return fmt.Errorf("rediscache: %s: %w", op, err)
 }
+
+// failWrite wraps an error of a write. Unless the server refused the
+// command or it certainly never left (no connection could be had), the
+// write may have been applied: the error then matches cache.ErrUncertain.
+// sentOnce says that go-redis did not retry the command, so that the last
+// attempt's error tells about the only one.
+func failWrite(ctx context.Context, op string, err error, sentOnce bool) error {
+	var rerr redis.Error
+	var operr *net.OpError
+	switch {
+	case errors.As(err, &rerr):
+	case sentOnce && errors.Is(err, redis.ErrPoolTimeout):
+	case sentOnce && errors.As(err, &operr) && operr.Op == "dial":
+	default:
+		err = fmt.Errorf("%w: %w", cache.ErrUncertain, err)
+	}
+	return fail(ctx, op, err)
+}
+
+// once is a command go-redis must not send again once it may have been
+// written, because doing it twice is not doing it once (SET NX, UNLINK,
+// INCRBY). Embedding the interface keeps every method of the command,
+// including the unexported ones go-redis calls.
+type once struct{ redis.Cmder }
+
+func (once) NoRetry() bool { return true }
 
 // contextDone is ctx.Err(), except that a deadline already past counts even
 // if the context's timer has not fired yet: the socket deadline go-redis
@@ -248,7 +312,9 @@ func copyBytes(s string) []byte { return append(make([]byte, 0, len(s)), s...) }
 
 // Get returns a copy of the value stored under key.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return nil, err
 	}
 	v, err := c.client.Get(ctx, c.key(key)).Result()
@@ -266,13 +332,15 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
 // the Cache a cache.TTLGetter, so a Chain fills faster layers with the TTL
 // that is left.
 func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Duration, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return nil, 0, err
 	}
 	k := c.key(key)
 	var get *redis.StringCmd
 	var pttl *redis.DurationCmd
-	_, err := c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = c.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		get, pttl = p.Get(ctx, k), p.PTTL(ctx, k)
 		return nil
 	})
@@ -298,11 +366,13 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	if err := c.client.Set(ctx, c.key(key), value, cache.RoundTTL(ttl, Resolution)).Err(); err != nil {
-		return fail(ctx, "set", err)
+		return failWrite(ctx, "set", err, false)
 	}
 	return nil
 }
@@ -312,12 +382,20 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return false, err
 	}
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
-	added, err := c.client.SetNX(ctx, c.key(key), value, cache.RoundTTL(ttl, Resolution)).Result()
+	args := []any{"set", c.key(key), value, "nx"}
+	if ttl > 0 {
+		args = append(args, "px", cache.RoundTTL(ttl, Resolution).Milliseconds())
+	}
+	cmd := redis.NewBoolCmd(ctx, args...)
+	_ = c.client.Process(ctx, once{cmd})
+	added, err := cmd.Result()
 	if err != nil {
-		return false, fail(ctx, "add", err)
+		return false, failWrite(ctx, "add", err, true)
 	}
 	return added, nil
 }
@@ -325,19 +403,23 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 // Delete removes key with UNLINK, which frees a large value in the
 // background.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
-	n, err := c.client.Unlink(ctx, c.key(key)).Result()
+	n, err := unlink(ctx, c.client, [][]string{{c.key(key)}})
 	if err != nil {
-		return false, fail(ctx, "delete", err)
+		return false, failWrite(ctx, "delete", err, true)
 	}
 	return n > 0, nil
 }
 
 // Has reports whether key exists, with EXISTS.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	n, err := c.client.Exists(ctx, c.key(key)).Result()
@@ -355,11 +437,15 @@ func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
 // Increment reads the value and writes the sum in an optimistic transaction
 // (WATCH, then SET KEEPTTL), which rewrites the counter in canonical form.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	k := c.key(key)
-	n, err := c.client.IncrBy(ctx, k, delta).Result()
+	cmd := redis.NewIntCmd(ctx, "incrby", k, delta)
+	_ = c.client.Process(ctx, once{cmd})
+	n, err := cmd.Result()
 	if err == nil {
 		return n, nil
 	}
@@ -371,7 +457,7 @@ func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, 
 	case strings.Contains(err.Error(), "not an integer"):
 		return c.incrementSlow(ctx, k, delta)
 	}
-	return 0, fail(ctx, "increment", err)
+	return 0, failWrite(ctx, "increment", err, true)
 }
 
 func (c *Cache) incrementSlow(ctx context.Context, k string, delta int64) (int64, error) {
@@ -392,8 +478,9 @@ func (c *Cache) incrementSlow(ctx context.Context, k string, delta int64) (int64
 			return err
 		}
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.SetArgs(ctx, k, cache.FormatInt(sum), redis.SetArgs{KeepTTL: true})
-			return nil
+			// Sent again on a new connection, the SET would run without
+			// the WATCH and could overwrite a concurrent increment.
+			return p.Process(ctx, once{redis.NewStatusCmd(ctx, "set", k, cache.FormatInt(sum), "keepttl")})
 		})
 		return err
 	}
@@ -405,7 +492,7 @@ func (c *Cache) incrementSlow(ctx context.Context, k string, delta int64) (int64
 		case errors.Is(err, cache.ErrNotInteger), errors.Is(err, cache.ErrOverflow):
 			return 0, fmt.Errorf("rediscache: increment: %w", err)
 		case !errors.Is(err, redis.TxFailedErr):
-			return 0, fail(ctx, "increment", err)
+			return 0, failWrite(ctx, "increment", err, true)
 		}
 		// Another client changed the key between WATCH and EXEC: retry.
 		if err := contextDone(ctx); err != nil {
@@ -417,7 +504,9 @@ func (c *Cache) incrementSlow(ctx context.Context, k string, delta int64) (int64
 // GetMany returns the hits among keys: one MGET on a single server, one
 // MGET per hash slot (Cluster) or shard (Ring) in one pipeline otherwise.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return nil, err
 	}
 	hits := make(map[string][]byte, len(keys))
@@ -461,7 +550,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	if len(items) == 0 {
@@ -474,14 +565,16 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 		}
 		return nil
 	}); err != nil {
-		return fail(ctx, "set many", err)
+		return failWrite(ctx, "set many", err, false)
 	}
 	return nil
 }
 
 // DeleteMany removes keys with UNLINK, grouped like GetMany's MGET.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	if err := c.ready(ctx); err != nil {
+	ctx, cancel, err := c.begin(ctx)
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	if len(keys) == 0 {
@@ -489,22 +582,39 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
 	}
 	n, err := unlink(ctx, c.client, c.group(c.keys(keys)))
 	if err != nil {
-		return 0, fail(ctx, "delete many", err)
+		return 0, failWrite(ctx, "delete many", err, true)
 	}
 	return n, nil
 }
 
+// server is what unlink and clearNode need of a client: a whole one, or
+// one node of a Cluster or Ring.
+type server interface {
+	redis.Cmdable
+	Process(ctx context.Context, cmd redis.Cmder) error
+}
+
 // unlink deletes each group of keys with one UNLINK, pipelined when there
-// are several, and returns how many keys existed.
-func unlink(ctx context.Context, client redis.Cmdable, groups [][]string) (int, error) {
+// are several, and returns how many keys existed. No UNLINK is sent twice:
+// the second would count nothing.
+func unlink(ctx context.Context, client server, groups [][]string) (int, error) {
+	cmds := make([]*redis.IntCmd, len(groups))
+	for i, g := range groups {
+		args := make([]any, 0, len(g)+1)
+		args = append(args, "unlink")
+		for _, k := range g {
+			args = append(args, k)
+		}
+		cmds[i] = redis.NewIntCmd(ctx, args...)
+	}
 	if len(groups) == 1 {
-		n, err := client.Unlink(ctx, groups[0]...).Result()
+		_ = client.Process(ctx, once{cmds[0]})
+		n, err := cmds[0].Result()
 		return int(n), err
 	}
-	cmds := make([]*redis.IntCmd, len(groups))
 	if _, err := client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, g := range groups {
-			cmds[i] = p.Unlink(ctx, g...)
+		for _, cmd := range cmds {
+			_ = p.Process(ctx, once{cmd})
 		}
 		return nil
 	}); err != nil {
@@ -541,27 +651,29 @@ func (c *Cache) Clear(ctx context.Context) error {
 		err = c.clearNode(ctx, c.client, single)
 	}
 	if err != nil {
-		return fail(ctx, "clear", err)
+		return failWrite(ctx, "clear", err, false)
 	}
 	return nil
 }
 
 // clearNode deletes the keys under the prefix on one server. On a Cluster
 // node, the keys of one UNLINK must still share a hash slot.
-func (c *Cache) clearNode(ctx context.Context, node redis.Cmdable, topo topology) error {
-	var cursor uint64
-	for {
+func (c *Cache) clearNode(ctx context.Context, node server, topo topology) error {
+	// Each round trip gets the Cache's timeout, so that a large namespace
+	// can take as long as it needs while a stalled server still ends it.
+	step := func(cursor uint64) (uint64, error) {
+		ctx, cancel := calltimeout.Bound(ctx, c.timeout)
+		defer cancel()
 		keys, next, err := node.Scan(ctx, cursor, c.pattern, scanCount).Result()
-		if err != nil {
+		if err == nil && len(keys) > 0 {
+			_, err = unlink(ctx, node, groupKeys(topo, keys))
+		}
+		return next, err
+	}
+	for cursor := uint64(0); ; {
+		next, err := step(cursor)
+		if err != nil || next == 0 {
 			return err
-		}
-		if len(keys) > 0 {
-			if _, err := unlink(ctx, node, groupKeys(topo, keys)); err != nil {
-				return err
-			}
-		}
-		if next == 0 {
-			return nil
 		}
 		cursor = next
 	}
