@@ -160,21 +160,13 @@ type armOnRequest struct {
 
 func (t *armOnRequest) Pipe(stub *toxics.ToxicStub) {
 	armed := armedFor(t.Trigger)
-	for {
-		select {
-		case <-stub.Interrupt:
-			return
-		case c := <-stub.Input:
-			if c == nil {
-				stub.Close()
-				return
-			}
-			if bytes.Contains(bytes.ToLower(c.Data), bytes.ToLower([]byte(t.Request))) {
-				armed.Store(true)
-			}
-			stub.Output <- c
+	request := bytes.ToLower([]byte(t.Request))
+	pipe(stub, func(data []byte) verdict {
+		if bytes.Contains(bytes.ToLower(data), request) {
+			armed.Store(true)
 		}
-	}
+		return pass
+	})
 }
 
 // loseNextReply is a toxic shared by every connection of a proxy: the first
@@ -193,6 +185,30 @@ func (t *loseNextReply) Pipe(stub *toxics.ToxicStub) {
 	if t.Trigger != 0 {
 		armed = armedFor(t.Trigger)
 	}
+	pipe(stub, func([]byte) verdict {
+		switch {
+		case armed != nil && !armed.Load():
+		case t.Hold:
+			t.fired.Store(true)
+			return drop
+		case t.fired.CompareAndSwap(false, true):
+			return cut
+		}
+		return pass
+	})
+}
+
+// A verdict is what a toxic does with a chunk of data.
+type verdict int
+
+const (
+	pass verdict = iota // pass it on
+	drop                // drop it
+	cut                 // drop it and close the connection
+)
+
+// pipe runs a toxic: judge decides what becomes of each chunk.
+func pipe(stub *toxics.ToxicStub, judge func(data []byte) verdict) {
 	for {
 		select {
 		case <-stub.Interrupt:
@@ -202,12 +218,10 @@ func (t *loseNextReply) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			switch {
-			case armed != nil && !armed.Load():
-			case t.Hold:
-				t.fired.Store(true)
+			switch judge(c.Data) {
+			case drop:
 				continue
-			case t.fired.CompareAndSwap(false, true):
+			case cut:
 				// Closing the stub's output ends the link: the client
 				// sees the connection close before any byte of the reply.
 				stub.Close()

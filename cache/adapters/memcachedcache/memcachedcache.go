@@ -74,7 +74,7 @@
 // large. A refusal from a server started with a smaller -I (or out of
 // memory) also gives cache.ErrTooLarge, with the server's reply wrapped.
 //
-// # Servers, batches and contexts
+// # Servers and batches
 //
 // NewRing is a server selector with consistent hashing: adding a server to
 // n moves about 1/(n+1) of the keys, where gomemcache's ServerList moves
@@ -84,27 +84,28 @@
 //
 // # Contexts and timeouts
 //
-// gomemcache takes no context, and bounds each command only by the
-// client's Timeout (to connect, to write, and to read each reply line). The
-// adapter bounds every call by its own timeout as well (WithTimeout,
-// default 5 s, calltimeout's Default) when the context has no earlier
-// deadline, so that a server that stops answering never blocks a caller
-// whose context has none. It checks the context when a call starts and
-// before each command that changes data or reads the generation. When the
-// context's deadline or the adapter's timeout may come before those
-// Timeouts end the call (less than ten Timeouts away, or any batch, which
-// sends a command per key), the call runs in a goroutine and the method
-// returns context.DeadlineExceeded at the deadline; the command in flight
-// then runs on until it ends, may or may not take effect, and Close waits
-// for it. Otherwise the call runs on the caller's goroutine, which the
-// client's Timeouts free in time, and a context cancelled while a command
-// is in flight is seen when that command ends: the error then matches both
-// context.Canceled and the command's. The goroutine costs a hand-off
-// between threads, which on the project's 2-vCPU test machine adds 40-70%
-// to a loopback round trip, so it is spent only where a deadline needs it:
-// with the default Timeout (memcache.DefaultTimeout, 500 ms) and timeout,
-// or any client Timeout of a tenth of the timeout or less, single-key calls
-// stay on the caller's goroutine.
+// gomemcache takes no context, and bounds each command only by the client's
+// Timeout (to connect, to write, and to read each reply line). The adapter
+// bounds every call by its own timeout as well (WithTimeout, default 5 s)
+// when the context has no earlier deadline, so that a server that stops
+// answering never blocks a caller whose context has none. It checks the
+// context when a call starts, before each command that changes data, and
+// between the steps of a call that sends several commands (batches,
+// counters, reading the generation). When the context's deadline or the
+// adapter's timeout may come before those Timeouts end the call (less than
+// ten Timeouts away, or any batch, which sends a command per key), the call
+// runs in a goroutine and the method returns context.DeadlineExceeded at the
+// deadline; the command in flight then runs on until it ends, may or may not
+// take effect, and Close waits for it. Otherwise the call runs on the
+// caller's goroutine, which the client's Timeouts free in time, and a
+// context cancelled while a command is in flight is seen when that command
+// ends: the error then matches both context.Canceled and the command's. The
+// goroutine costs a hand-off between threads, which on the project's 2-vCPU
+// test machine adds 40-70% to a loopback round trip, so it is spent only
+// where a deadline needs it: with the default Timeout
+// (memcache.DefaultTimeout, 500 ms) and timeout, or any client Timeout of a
+// tenth of the timeout or less, single-key calls stay on the caller's
+// goroutine.
 //
 // # Lost replies
 //
@@ -112,10 +113,11 @@
 // broke, or the deadline passed while it was in flight) may or may not
 // have been applied. The adapter then returns an error matching
 // cache.ErrUncertain from Set, Add, Delete, Increment, SetMany, DeleteMany
-// and Clear; the error of any other method, and any error that does not
-// match it, means that nothing was changed (for SetMany and DeleteMany:
-// nothing at all). memcached's own answers (NOT_STORED, NOT_FOUND, EXISTS,
-// an error reply) and failures to connect are certain.
+// and Clear, also when a call left at its deadline had such a command in
+// flight, or had made one of its changes (SetMany and DeleteMany send a
+// command per key). An error of a write that does not match it means that
+// nothing was changed. memcached's own answers (NOT_STORED, NOT_FOUND,
+// EXISTS, an error reply) and failures to connect are certain.
 //
 // gomemcache keeps idle connections (the client's MaxIdleConns per server)
 // and finds out that the server closed one (it restarted, or dropped idle

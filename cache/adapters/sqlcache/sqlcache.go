@@ -32,8 +32,9 @@
 // the existing row has expired, so that it is atomic over an expired row
 // too. Get, GetWithTTL, Has and Delete are one statement each; GetMany and
 // DeleteMany are one statement per 500 keys; SetMany runs one upsert per
-// item in one transaction. Clear is one DELETE over the key range of the
-// prefix.
+// item in one transaction. Clear and DeleteExpired delete at most 500 rows
+// per statement, over the key range of the prefix, until none is left, so
+// that no statement of theirs runs long.
 //
 // Increment is a compare-and-swap loop of two statements, the same in every
 // dialect: it reads the row, computes the sum in Go with cache.ParseInt and
@@ -53,30 +54,15 @@
 // sqlite URL belongs to the adapter, and Close closes it too.
 //
 // Every query runs with the caller's context, bounded by the adapter's
-// timeout (WithTimeout, default 5 s, calltimeout's Default) when the
-// context has no earlier deadline, so that a server that stops answering
-// never blocks a caller whose context has none; Clear and DeleteExpired
-// bound each of their statements by it instead, and New each of its steps.
-// The bound covers the wait for a connection of the pool, connecting, and
-// every statement: pgx and go-sql-driver/mysql end a statement whose
-// context ends by closing its connection, modernc.org/sqlite interrupts it.
-// go-sql-driver/mysql does not watch the context of (*sql.Tx).Commit, so
-// SetMany sends BEGIN and COMMIT as statements on a connection of its own.
-//
-// # Lost replies
-//
-// database/sql sends a statement again on another connection only when the
-// driver returns driver.ErrBadConn, which pgx, go-sql-driver/mysql and
-// modernc.org/sqlite do only when nothing was sent. A statement that
-// changes rows and whose reply never comes (the connection broke, or the
-// deadline passed while it was in flight) may or may not have been
-// applied: Set, Add, Delete, Increment, SetMany (when COMMIT gets no
-// reply), DeleteMany, Clear and DeleteExpired then return an error matching
-// cache.ErrUncertain. The database's own error reply (a refused statement
-// changes nothing), a failure to connect and a connection the driver knows
-// to be unused are certain; so is any failure of SetMany before its COMMIT,
-// since the transaction is then rolled back. An error of a write that does
-// not match cache.ErrUncertain means that nothing was changed.
+// timeout (WithTimeout, default 5 s) when the context has no earlier
+// deadline, so that a server that stops answering never blocks a caller
+// whose context has none; Clear and DeleteExpired bound each of their
+// statements by it instead, and New each of its steps. The bound covers the
+// wait for a connection of the pool, connecting, and every statement: pgx
+// and go-sql-driver/mysql end a statement whose context ends by closing its
+// connection, modernc.org/sqlite interrupts it. go-sql-driver/mysql does not
+// watch the context of (*sql.Tx).Commit, so SetMany sends BEGIN and COMMIT
+// as statements on a connection of its own.
 //
 // With MySQL, Add learns whether it stored its value from the affected-rows
 // count, which requires the driver's default clientFoundRows=false. A
@@ -90,7 +76,29 @@
 // modernc.org/sqlite, _pragma=busy_timeout(5000) in the DSN) and, when many
 // goroutines write at once, db.SetMaxOpenConns(1): a write on one connection
 // then never meets a lock held by another, and "database is locked" cannot
-// happen.
+// happen. Calls then wait for that connection in turn, within their
+// timeout: give WithTimeout room for the longest queue of writers.
+//
+// # Lost replies
+//
+// database/sql sends a statement again on another connection only when the
+// driver returns driver.ErrBadConn, which go-sql-driver/mysql and
+// modernc.org/sqlite do only when nothing was sent, and pgx too for a
+// statement with arguments. pgx (v5.12) returns it also when the reply to a
+// statement without arguments was lost, and database/sql then runs the
+// statement twice; the adapter's only such write is Clear's DELETE without
+// a prefix, which may run twice.
+//
+// A statement that changes rows and whose reply never comes (the
+// connection broke, or the deadline passed while it was in flight) may or
+// may not have been applied: Set, Add, Delete, Increment, SetMany (when
+// its COMMIT gets no reply), DeleteMany, Clear and DeleteExpired then
+// return an error matching cache.ErrUncertain. The database's own error
+// reply (a refused statement changes nothing), a failure to connect and a
+// connection the driver knows to be unused are certain; so is any failure
+// of SetMany before its COMMIT, since the transaction is then rolled back.
+// An error of a write that does not match cache.ErrUncertain means that
+// nothing was changed.
 package sqlcache
 
 import (
