@@ -243,6 +243,41 @@ func TestDroppedIdleConnections(t *testing.T) {
 	}
 }
 
+// Increment's other commands meet lost replies too: the compare-and-swap
+// of a negative delta, and the add that creates a missing counter. Neither
+// is sent again, and the error says that the increment may have been made:
+// it was, once.
+func TestIncrementLostReplies(t *testing.T) {
+	c, p, _ := proxied(t, faultTimeout)
+	for _, tc := range []struct {
+		name, command string
+		before        []byte // nil: no entry
+		want          string
+	}{
+		{"cas", "cas ", []byte("100"), "99"},
+		{"create", "add ", nil, "-1"},
+	} {
+		key := "lost-" + tc.name
+		if tc.before == nil {
+			if _, err := c.Delete(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := c.Set(t.Context(), key, tc.before, 0); err != nil {
+			t.Fatal(err)
+		}
+		lost := p.LoseReplyTo(tc.command, false)
+		n, err := c.Increment(t.Context(), key, -1)
+		p.Restore()
+		if !lost() {
+			t.Fatalf("%s: no reply to %q was lost (%d, %v)", tc.name, tc.command, n, err)
+		}
+		if !errors.Is(err, cache.ErrUncertain) {
+			t.Errorf("%s: Increment whose %q got no reply: %d, %v; want an error matching cache.ErrUncertain", tc.name, tc.command, n, err)
+		}
+		cachetest.WantValue(t, c, key, tc.want)
+	}
+}
+
 // The per-call timeout is calltimeout.Default unless WithTimeout says
 // otherwise, and it must bound something.
 func TestTimeoutOption(t *testing.T) {

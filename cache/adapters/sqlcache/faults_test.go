@@ -133,6 +133,58 @@ func TestCommitReply(t *testing.T) {
 	}
 }
 
+// A write whose own reply is lost (RunFaults' lost-reply rules mostly lose
+// the reply to the statement's preparation on a new connection instead)
+// has been applied once, and its error says that it may have been. Each
+// write is found by an argument that only it sends.
+func TestLostReplies(t *testing.T) {
+	for _, b := range backends {
+		if b.via == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			db, proxy := proxied(t, b)
+			c, table := timed(t, db, suiteTimeout)
+			check := newCache(t, db, sqlcache.WithTable(table), sqlcache.WithoutCreateTable())
+			ctx := t.Context()
+			for _, tc := range []struct {
+				name, key, before, marker, after string // "" before: no entry
+				call                             func(key string) error
+			}{
+				{"Set", "set", "old", "set-new", "set-new", func(k string) error { return c.Set(ctx, k, []byte("set-new"), 0) }},
+				{"Add", "add", "", "add-new", "add-new", func(k string) error { _, err := c.Add(ctx, k, []byte("add-new"), 0); return err }},
+				{"Delete", "delete-4f1e", "old", "delete-4f1e", "", func(k string) error { _, err := c.Delete(ctx, k); return err }},
+				{"Increment", "incr", "1000000", "1000001", "1000001", func(k string) error { _, err := c.Increment(ctx, k, 1); return err }},
+				{"IncrementMissing", "incr-missing", "", "123456789", "123456789", func(k string) error {
+					_, err := c.Increment(ctx, k, 123456789)
+					return err
+				}},
+			} {
+				if tc.before == "" {
+					_, err := c.Delete(ctx, tc.key)
+					must(t, err)
+				} else {
+					must(t, c.Set(ctx, tc.key, []byte(tc.before), 0))
+				}
+				lost := proxy.LoseReplyTo(tc.marker, false)
+				err := tc.call(tc.key)
+				proxy.Restore()
+				if !lost() {
+					t.Fatalf("%s: no reply to a request holding %q was lost (%v)", tc.name, tc.marker, err)
+				}
+				if !errors.Is(err, cache.ErrUncertain) {
+					t.Errorf("%s whose reply was lost: %v; want an error matching cache.ErrUncertain", tc.name, err)
+				}
+				if tc.after == "" {
+					cachetest.WantMiss(t, check, tc.key)
+				} else {
+					cachetest.WantValue(t, check, tc.key, tc.after)
+				}
+			}
+		})
+	}
+}
+
 // retry calls op until it succeeds, for ten seconds, as a network just
 // restored may need a moment.
 func retry(t *testing.T, what string, op func(ctx context.Context) error) {
