@@ -15,15 +15,23 @@ import (
 	"github.com/cachelib-go/cachelib/internal/faultproxy"
 )
 
-// proxied opens the database of b through a fault proxy.
-func proxied(t *testing.T, b backend) (*sql.DB, *faultproxy.Proxy) {
-	t.Helper()
-	var proxy *faultproxy.Proxy
-	db := b.via(t, func(upstream string) string {
-		proxy = faultproxy.Start(t, upstream)
-		return proxy.Addr()
-	})
-	return db, proxy
+// throughProxy runs test, as a subtest, on each database that is a server,
+// opened through a fault proxy (SQLite is a file: there is no network to
+// break).
+func throughProxy(t *testing.T, test func(t *testing.T, db *sql.DB, proxy *faultproxy.Proxy)) {
+	for _, b := range backends {
+		if b.via == nil {
+			continue
+		}
+		t.Run(b.name, func(t *testing.T) {
+			var proxy *faultproxy.Proxy
+			db := b.via(t, func(upstream string) string {
+				proxy = faultproxy.Start(t, upstream)
+				return proxy.Addr()
+			})
+			test(t, db, proxy)
+		})
+	}
 }
 
 // timed returns an adapter on a new table of db whose per-call timeout is
@@ -46,17 +54,11 @@ func timed(t *testing.T, db *sql.DB, timeout time.Duration) (c *sqlcache.Cache, 
 // or a false miss), a write whose reply is lost reports the truth or
 // cache.ErrUncertain, and the adapter works again once the network does.
 func TestFaults(t *testing.T) {
-	for _, b := range backends {
-		if b.via == nil {
-			continue // SQLite is a file: there is no network to break
-		}
-		t.Run(b.name, func(t *testing.T) {
-			db, proxy := proxied(t, b)
-			const deadline = 300 * time.Millisecond
-			c, _ := timed(t, db, deadline)
-			cachetest.RunFaults(t, c, proxy, deadline)
-		})
-	}
+	throughProxy(t, func(t *testing.T, db *sql.DB, proxy *faultproxy.Proxy) {
+		const deadline = 300 * time.Millisecond
+		c, _ := timed(t, db, deadline)
+		cachetest.RunFaults(t, c, proxy, deadline)
+	})
 }
 
 // returns calls op, which is to end by itself within limit, and returns
@@ -87,50 +89,44 @@ func late(deadline time.Duration) time.Duration { return deadline + max(deadline
 // the adapter's timeout ends the wait (go-sql-driver/mysql does not watch
 // the context of (*sql.Tx).Commit).
 func TestCommitReply(t *testing.T) {
-	for _, b := range backends {
-		if b.via == nil {
-			continue
-		}
-		t.Run(b.name, func(t *testing.T) {
-			db, proxy := proxied(t, b)
-			// The timeout is the bound of a stalled COMMIT, and leaves
-			// the statements before it time to run on a busy machine.
-			const timeout = time.Second
-			c, table := timed(t, db, timeout)
-			// Reads of the outcome, once the network is back, may need a
-			// new connection: they get the default timeout.
-			check := newCache(t, db, sqlcache.WithTable(table), sqlcache.WithoutCreateTable())
-			for _, hold := range []bool{false, true} {
-				items := map[string][]byte{"a": fmt.Appendf(nil, "a-%v", hold), "b": fmt.Appendf(nil, "b-%v", hold)}
-				var err error
-				var took time.Duration
-				// An attempt whose timeout ends it before it sends its
-				// COMMIT says nothing about COMMIT: try again.
-				for attempt := 0; ; attempt++ {
-					retry(t, "a SetMany that works", func(ctx context.Context) error { return c.SetMany(ctx, items, 0) })
-					lost := proxy.LoseReplyTo("COMMIT", hold)
-					took, err = returns(t, 10*late(timeout), func() error { return c.SetMany(context.Background(), items, 0) })
-					proxy.Restore()
-					t.Logf("hold=%v: SetMany returned after %v: %v", hold, took.Round(time.Millisecond), err)
-					if lost() {
-						break
-					}
-					if attempt == 4 {
-						t.Fatalf("hold=%v: no reply to COMMIT was lost in 5 attempts", hold)
-					}
+	throughProxy(t, func(t *testing.T, db *sql.DB, proxy *faultproxy.Proxy) {
+		// The timeout is the bound of a stalled COMMIT, and leaves
+		// the statements before it time to run on a busy machine.
+		const timeout = time.Second
+		c, table := timed(t, db, timeout)
+		// Reads of the outcome, once the network is back, may need a
+		// new connection: they get the tests' longer timeout.
+		check := newCache(t, db, sqlcache.WithTable(table), sqlcache.WithoutCreateTable())
+		for _, hold := range []bool{false, true} {
+			items := map[string][]byte{"a": fmt.Appendf(nil, "a-%v", hold), "b": fmt.Appendf(nil, "b-%v", hold)}
+			var err error
+			var took time.Duration
+			// An attempt whose timeout ends it before it sends its
+			// COMMIT says nothing about COMMIT: try again.
+			for attempt := 0; ; attempt++ {
+				retry(t, "a SetMany that works", func(ctx context.Context) error { return c.SetMany(ctx, items, 0) })
+				lost := proxy.LoseReplyTo("COMMIT", hold)
+				took, err = returns(t, 10*late(timeout), func() error { return c.SetMany(context.Background(), items, 0) })
+				proxy.Restore()
+				t.Logf("hold=%v: SetMany returned after %v: %v", hold, took.Round(time.Millisecond), err)
+				if lost() {
+					break
 				}
-				if !errors.Is(err, cache.ErrUncertain) {
-					t.Errorf("hold=%v: SetMany whose COMMIT got no reply: %v; want an error matching cache.ErrUncertain", hold, err)
-				}
-				if hold && (!errors.Is(err, context.DeadlineExceeded) || took > late(timeout)) {
-					t.Errorf("hold=%v: SetMany took %v: %v; want context.DeadlineExceeded by the %v timeout", hold, took, err, timeout)
-				}
-				for k, v := range items {
-					cachetest.WantValue(t, check, k, string(v))
+				if attempt == 4 {
+					t.Fatalf("hold=%v: no reply to COMMIT was lost in 5 attempts", hold)
 				}
 			}
-		})
-	}
+			if !errors.Is(err, cache.ErrUncertain) {
+				t.Errorf("hold=%v: SetMany whose COMMIT got no reply: %v; want an error matching cache.ErrUncertain", hold, err)
+			}
+			if hold && (!errors.Is(err, context.DeadlineExceeded) || took > late(timeout)) {
+				t.Errorf("hold=%v: SetMany took %v: %v; want context.DeadlineExceeded by the %v timeout", hold, took, err, timeout)
+			}
+			for k, v := range items {
+				cachetest.WantValue(t, check, k, string(v))
+			}
+		}
+	})
 }
 
 // A write whose own reply is lost (RunFaults' lost-reply rules mostly lose
@@ -138,51 +134,45 @@ func TestCommitReply(t *testing.T) {
 // has been applied once, and its error says that it may have been. Each
 // write is found by an argument that only it sends.
 func TestLostReplies(t *testing.T) {
-	for _, b := range backends {
-		if b.via == nil {
-			continue
-		}
-		t.Run(b.name, func(t *testing.T) {
-			db, proxy := proxied(t, b)
-			c, table := timed(t, db, suiteTimeout)
-			check := newCache(t, db, sqlcache.WithTable(table), sqlcache.WithoutCreateTable())
-			ctx := t.Context()
-			for _, tc := range []struct {
-				name, key, before, marker, after string // "" before: no entry
-				call                             func(key string) error
-			}{
-				{"Set", "set", "old", "set-new", "set-new", func(k string) error { return c.Set(ctx, k, []byte("set-new"), 0) }},
-				{"Add", "add", "", "add-new", "add-new", func(k string) error { _, err := c.Add(ctx, k, []byte("add-new"), 0); return err }},
-				{"Delete", "delete-4f1e", "old", "delete-4f1e", "", func(k string) error { _, err := c.Delete(ctx, k); return err }},
-				{"Increment", "incr", "1000000", "1000001", "1000001", func(k string) error { _, err := c.Increment(ctx, k, 1); return err }},
-				{"IncrementMissing", "incr-missing", "", "123456789", "123456789", func(k string) error {
-					_, err := c.Increment(ctx, k, 123456789)
-					return err
-				}},
-			} {
-				if tc.before == "" {
-					_, err := c.Delete(ctx, tc.key)
-					must(t, err)
-				} else {
-					must(t, c.Set(ctx, tc.key, []byte(tc.before), 0))
-				}
-				lost := proxy.LoseReplyTo(tc.marker, false)
-				err := tc.call(tc.key)
-				proxy.Restore()
-				if !lost() {
-					t.Fatalf("%s: no reply to a request holding %q was lost (%v)", tc.name, tc.marker, err)
-				}
-				if !errors.Is(err, cache.ErrUncertain) {
-					t.Errorf("%s whose reply was lost: %v; want an error matching cache.ErrUncertain", tc.name, err)
-				}
-				if tc.after == "" {
-					cachetest.WantMiss(t, check, tc.key)
-				} else {
-					cachetest.WantValue(t, check, tc.key, tc.after)
-				}
+	throughProxy(t, func(t *testing.T, db *sql.DB, proxy *faultproxy.Proxy) {
+		c, table := timed(t, db, suiteTimeout)
+		check := newCache(t, db, sqlcache.WithTable(table), sqlcache.WithoutCreateTable())
+		ctx := t.Context()
+		for _, tc := range []struct {
+			name, key, before, marker, after string // "" before: no entry
+			call                             func(key string) error
+		}{
+			{"Set", "set", "old", "set-new", "set-new", func(k string) error { return c.Set(ctx, k, []byte("set-new"), 0) }},
+			{"Add", "add", "", "add-new", "add-new", func(k string) error { _, err := c.Add(ctx, k, []byte("add-new"), 0); return err }},
+			{"Delete", "delete-4f1e", "old", "delete-4f1e", "", func(k string) error { _, err := c.Delete(ctx, k); return err }},
+			{"Increment", "incr", "1000000", "1000001", "1000001", func(k string) error { _, err := c.Increment(ctx, k, 1); return err }},
+			{"IncrementMissing", "incr-missing", "", "123456789", "123456789", func(k string) error {
+				_, err := c.Increment(ctx, k, 123456789)
+				return err
+			}},
+		} {
+			if tc.before == "" {
+				_, err := c.Delete(ctx, tc.key)
+				must(t, err)
+			} else {
+				must(t, c.Set(ctx, tc.key, []byte(tc.before), 0))
 			}
-		})
-	}
+			lost := proxy.LoseReplyTo(tc.marker, false)
+			err := tc.call(tc.key)
+			proxy.Restore()
+			if !lost() {
+				t.Fatalf("%s: no reply to a request holding %q was lost (%v)", tc.name, tc.marker, err)
+			}
+			if !errors.Is(err, cache.ErrUncertain) {
+				t.Errorf("%s whose reply was lost: %v; want an error matching cache.ErrUncertain", tc.name, err)
+			}
+			if tc.after == "" {
+				cachetest.WantMiss(t, check, tc.key)
+			} else {
+				cachetest.WantValue(t, check, tc.key, tc.after)
+			}
+		}
+	})
 }
 
 // retry calls op until it succeeds, for ten seconds, as a network just
