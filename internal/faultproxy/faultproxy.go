@@ -6,9 +6,11 @@
 package faultproxy
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -101,6 +103,26 @@ func (p *Proxy) LoseNextReply() (lost func() bool) {
 	return t.fired.Load
 }
 
+// LoseReplyTo is LoseNextReply for the reply to the next request that
+// contains request, ignoring ASCII case (such as the text of a statement,
+// which clients write in either case), when a call sends several and only
+// one of them is to meet the fault. With hold, the
+// connection is not closed but stays open and silent: that reply and every
+// later one, on every connection, are withheld until Restore, as when the
+// server stops answering in the middle of a call.
+func (p *Proxy) LoseReplyTo(request string, hold bool) (lost func() bool) {
+	p.t.Helper()
+	id := triggers.Add(1)
+	armed := new(atomic.Bool)
+	armedBy.Store(id, armed)
+	p.addToxic(fmt.Sprintf(`{"name":"arm-on-request","type":%q,"stream":"upstream","attributes":{"trigger":%d,"request":%q}}`,
+		armOnRequestType, id, request))
+	w := p.addToxic(fmt.Sprintf(`{"name":"lose-next-reply","type":%q,"stream":"downstream","attributes":{"trigger":%d,"hold":%t}}`,
+		loseNextReplyType, id, hold))
+	t := w.Toxic.(*loseNextReply)
+	return t.fired.Load
+}
+
 func (p *Proxy) addToxic(spec string) *toxics.ToxicWrapper {
 	p.t.Helper()
 	w, err := p.p.Toxics.AddToxicJson(strings.NewReader(spec))
@@ -110,16 +132,83 @@ func (p *Proxy) addToxic(spec string) *toxics.ToxicWrapper {
 	return w
 }
 
-const loseNextReplyType = "cachelib_lose_next_reply"
+const (
+	loseNextReplyType = "cachelib_lose_next_reply"
+	armOnRequestType  = "cachelib_arm_on_request"
+)
+
+// Triggers connect the two halves of LoseReplyTo, toxics of opposite
+// streams that toxiproxy creates from their attributes: armedBy maps the
+// number of each to whether its request has passed.
+var (
+	triggers atomic.Int64
+	armedBy  sync.Map
+)
+
+func armedFor(trigger int64) *atomic.Bool {
+	v, _ := armedBy.Load(trigger)
+	return v.(*atomic.Bool)
+}
+
+// armOnRequest passes everything and arms its trigger when a chunk that
+// the client sends contains its request, ignoring ASCII case, before
+// passing the chunk on: the reply cannot come before.
+type armOnRequest struct {
+	Trigger int64  `json:"trigger"`
+	Request string `json:"request"`
+}
+
+func (t *armOnRequest) Pipe(stub *toxics.ToxicStub) {
+	armed := armedFor(t.Trigger)
+	request := bytes.ToLower([]byte(t.Request))
+	pipe(stub, func(data []byte) verdict {
+		if bytes.Contains(bytes.ToLower(data), request) {
+			armed.Store(true)
+		}
+		return pass
+	})
+}
 
 // loseNextReply is a toxic shared by every connection of a proxy: the first
 // chunk of data it sees, in any of them, is dropped and its connection
-// closed; after that it passes everything through.
+// closed; after that it passes everything through. With a trigger, only
+// the first chunk after the trigger is armed counts, and with hold, that
+// chunk and every later one are dropped and the connections left open.
 type loseNextReply struct {
-	fired atomic.Bool
+	Trigger int64 `json:"trigger"`
+	Hold    bool  `json:"hold"`
+	fired   atomic.Bool
 }
 
 func (t *loseNextReply) Pipe(stub *toxics.ToxicStub) {
+	var armed *atomic.Bool
+	if t.Trigger != 0 {
+		armed = armedFor(t.Trigger)
+	}
+	pipe(stub, func([]byte) verdict {
+		switch {
+		case armed != nil && !armed.Load():
+		case t.Hold:
+			t.fired.Store(true)
+			return drop
+		case t.fired.CompareAndSwap(false, true):
+			return cut
+		}
+		return pass
+	})
+}
+
+// A verdict is what a toxic does with a chunk of data.
+type verdict int
+
+const (
+	pass verdict = iota // pass it on
+	drop                // drop it
+	cut                 // drop it and close the connection
+)
+
+// pipe runs a toxic: judge decides what becomes of each chunk.
+func pipe(stub *toxics.ToxicStub, judge func(data []byte) verdict) {
 	for {
 		select {
 		case <-stub.Interrupt:
@@ -129,7 +218,10 @@ func (t *loseNextReply) Pipe(stub *toxics.ToxicStub) {
 				stub.Close()
 				return
 			}
-			if t.fired.CompareAndSwap(false, true) {
+			switch judge(c.Data) {
+			case drop:
+				continue
+			case cut:
 				// Closing the stub's output ends the link: the client
 				// sees the connection close before any byte of the reply.
 				stub.Close()
@@ -140,4 +232,7 @@ func (t *loseNextReply) Pipe(stub *toxics.ToxicStub) {
 	}
 }
 
-func init() { toxics.Register(loseNextReplyType, new(loseNextReply)) }
+func init() {
+	toxics.Register(loseNextReplyType, new(loseNextReply))
+	toxics.Register(armOnRequestType, new(armOnRequest))
+}

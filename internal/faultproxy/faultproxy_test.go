@@ -125,3 +125,47 @@ func TestLoseNextReply(t *testing.T) {
 		t.Fatalf("after Restore: %v", err)
 	}
 }
+
+// LoseReplyTo: the reply to the marked request is lost, and the replies
+// before it pass; with hold, the connection then stays open and silent.
+func TestLoseReplyTo(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	for _, hold := range []bool{false, true} {
+		lost := p.LoseReplyTo("mark", hold)
+		c, err := net.DialTimeout("tcp", p.Addr(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := bufio.NewReader(c)
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write([]byte("first\n")); err != nil {
+			t.Fatal(err)
+		}
+		if line, err := r.ReadString('\n'); err != nil || line != "first\n" {
+			t.Fatalf("hold=%v: the reply before the marked request: %q, %v", hold, line, err)
+		}
+		if lost() {
+			t.Fatalf("hold=%v: reported a lost reply before the marked request", hold)
+		}
+		if _, err := c.Write([]byte("MARK\n")); err != nil {
+			t.Fatal(err)
+		}
+		if hold {
+			// Silence, not a closed connection, until the deadline.
+			c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+			if b, err := r.ReadByte(); !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("hold: read %q, %v through a held reply; want the read deadline", b, err)
+			}
+		} else if b, err := io.ReadAll(r); err != nil || len(b) != 0 {
+			t.Fatalf("read %q, %v through a lost reply, want no byte and the connection closed", b, err)
+		}
+		c.Close()
+		if !lost() {
+			t.Fatalf("hold=%v: the reply was dropped but LoseReplyTo does not report it", hold)
+		}
+		p.Restore()
+		if _, err := roundTrip(p.Addr(), time.Second); err != nil {
+			t.Fatalf("hold=%v: after Restore: %v", hold, err)
+		}
+	}
+}

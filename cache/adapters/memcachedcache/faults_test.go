@@ -14,6 +14,7 @@ import (
 	"github.com/cachelib-go/cachelib/cache"
 	"github.com/cachelib-go/cachelib/cache/adapters/memcachedcache"
 	"github.com/cachelib-go/cachelib/cache/cachetest"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/cachelib-go/cachelib/internal/faultproxy"
 )
 
@@ -24,13 +25,13 @@ const faultTimeout = 3 * time.Second
 
 // proxied returns a Cache whose client, with the given Timeout, reaches a
 // real server through a fault proxy.
-func proxied(t *testing.T, timeout time.Duration) (*memcachedcache.Cache, *faultproxy.Proxy, *memcache.Client) {
+func proxied(t *testing.T, timeout time.Duration, opts ...memcachedcache.Option) (*memcachedcache.Cache, *faultproxy.Proxy, *memcache.Client) {
 	t.Helper()
 	p := faultproxy.Start(t, servers(t, 1)[0])
 	client := memcache.New(p.Addr())
 	client.Timeout = timeout
 	t.Cleanup(func() { client.Close() })
-	return newCache(t, client, memcachedcache.WithPrefix(unique("faults"))), p, client
+	return newCache(t, client, append([]memcachedcache.Option{memcachedcache.WithPrefix(unique("faults"))}, opts...)...), p, client
 }
 
 // ops are every method, each a call that has to reach the server. A miss
@@ -102,8 +103,9 @@ func wantWorking(t *testing.T, c *memcachedcache.Cache, when string) {
 // client's Timeout is far beyond the deadline, so only the adapter can end
 // the calls on time.
 func TestFaults(t *testing.T) {
-	c, p, _ := proxied(t, faultTimeout)
-	cachetest.RunFaults(t, c, p, 300*time.Millisecond)
+	const deadline = 300 * time.Millisecond
+	c, p, _ := proxied(t, faultTimeout, memcachedcache.WithTimeout(deadline))
+	cachetest.RunFaults(t, c, p, deadline)
 }
 
 // A call slower than the network but within its deadline works: running it
@@ -206,7 +208,11 @@ func TestCloseWaitsForAbandonedCalls(t *testing.T) {
 
 // When the server drops every connection (as when it restarts), the idle
 // connections gomemcache keeps are dead, which it learns only by using
-// them. Commands that may run twice are sent again, so none of them fails.
+// them. Commands that may run twice with the same outcome are sent again,
+// so none of them fails. A delete is not: on a dead connection, it looks
+// just like a delete whose reply was lost after the server ran it, so
+// Delete reports that it may have deleted the entry (cache.ErrUncertain),
+// never that none existed.
 func TestDroppedIdleConnections(t *testing.T) {
 	c, p, _ := proxied(t, faultTimeout)
 	for range 3 {
@@ -216,12 +222,77 @@ func TestDroppedIdleConnections(t *testing.T) {
 			wg.Go(func() { wantWorking(t, c, "before the drop") })
 		}
 		wg.Wait()
+		if err := c.Set(t.Context(), "victim", []byte("v"), 0); err != nil {
+			t.Fatal(err)
+		}
 		p.Cut()
 		p.Restore()
-		for _, name := range []string{"Get", "Has", "Set", "Delete", "GetMany", "SetMany", "DeleteMany", "Clear"} {
+		var existed bool
+		_, err := timed(c, faultTimeout, func(ctx context.Context, c *memcachedcache.Cache) (err error) {
+			existed, err = c.Delete(ctx, "victim")
+			return err
+		})
+		if !existed && !errors.Is(err, cache.ErrUncertain) {
+			t.Fatalf("Delete of an entry after the server dropped its connections: %v, %v; want true, or cache.ErrUncertain", existed, err)
+		}
+		for _, name := range []string{"Get", "Has", "Set", "GetMany", "SetMany", "Clear"} {
 			if _, err := timed(c, faultTimeout, ops[name]); err != nil {
 				t.Fatalf("%s after the server dropped its connections: %v", name, err)
 			}
+		}
+	}
+}
+
+// Increment's other commands meet lost replies too: the compare-and-swap
+// of a negative delta, and the add that creates a missing counter. Neither
+// is sent again, and the error says that the increment may have been made:
+// it was, once.
+func TestIncrementLostReplies(t *testing.T) {
+	c, p, _ := proxied(t, faultTimeout)
+	for _, tc := range []struct {
+		name, command string
+		before        []byte // nil: no entry
+		want          string
+	}{
+		{"cas", "cas ", []byte("100"), "99"},
+		{"create", "add ", nil, "-1"},
+	} {
+		key := "lost-" + tc.name
+		if tc.before == nil {
+			if _, err := c.Delete(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := c.Set(t.Context(), key, tc.before, 0); err != nil {
+			t.Fatal(err)
+		}
+		lost := p.LoseReplyTo(tc.command, false)
+		n, err := c.Increment(t.Context(), key, -1)
+		p.Restore()
+		if !lost() {
+			t.Fatalf("%s: no reply to %q was lost (%d, %v)", tc.name, tc.command, n, err)
+		}
+		if !errors.Is(err, cache.ErrUncertain) {
+			t.Errorf("%s: Increment whose %q got no reply: %d, %v; want an error matching cache.ErrUncertain", tc.name, tc.command, n, err)
+		}
+		cachetest.WantValue(t, c, key, tc.want)
+	}
+}
+
+// The per-call timeout is calltimeout.Default unless WithTimeout says
+// otherwise, and it must bound something.
+func TestTimeoutOption(t *testing.T) {
+	client := memcache.New("127.0.0.1:1")
+	c, err := memcachedcache.New(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := memcachedcache.Timeout(c); got != calltimeout.Default {
+		t.Errorf("default timeout %v, want %v", got, calltimeout.Default)
+	}
+	for _, d := range []time.Duration{0, -time.Second} {
+		if _, err := memcachedcache.New(client, memcachedcache.WithTimeout(d)); err == nil {
+			t.Errorf("New accepted WithTimeout(%v)", d)
 		}
 	}
 }

@@ -74,7 +74,7 @@
 // large. A refusal from a server started with a smaller -I (or out of
 // memory) also gives cache.ErrTooLarge, with the server's reply wrapped.
 //
-// # Servers, batches and contexts
+// # Servers and batches
 //
 // NewRing is a server selector with consistent hashing: adding a server to
 // n moves about 1/(n+1) of the keys, where gomemcache's ServerList moves
@@ -82,33 +82,54 @@
 // parallel. gomemcache has no pipelining, so SetMany and DeleteMany send one
 // command after another, a round trip each.
 //
-// gomemcache takes no context, and bounds each command only by the
-// client's Timeout (to connect, to write, and to read each reply line). The
-// adapter checks the context when a call starts and between the steps of a
-// call that sends several commands (batches, counters, reading the
-// generation). When the
-// context has a deadline that may come before those Timeouts end the call
-// (a deadline less than ten Timeouts away, or any deadline for a batch),
-// the call runs in a goroutine and the method returns
-// context.DeadlineExceeded at the deadline; the command in flight then runs
-// on until it ends, may or may not take effect, and Close waits for it.
-// Otherwise the call runs on the caller's goroutine, and a context
-// cancelled while a command is in flight is seen when that command ends:
-// the error then matches both context.Canceled and the command's. The
-// goroutine costs a hand-off between threads, which on the project's
-// 2-vCPU test machine adds 40-70% to a loopback round trip, so it is spent
-// only where a deadline needs it: a client Timeout of a tenth of the usual
-// deadline or less keeps every call on the caller's goroutine.
+// # Contexts and timeouts
+//
+// gomemcache takes no context, and bounds each command only by the client's
+// Timeout (to connect, to write, and to read each reply line). The adapter
+// bounds every call by its own timeout as well (WithTimeout, default 5 s)
+// when the context has no earlier deadline, so that a server that stops
+// answering never blocks a caller whose context has none. It checks the
+// context when a call starts, before each command that changes data, and
+// between the steps of a call that sends several commands (batches,
+// counters, reading the generation). When the context's deadline or the
+// adapter's timeout may come before those Timeouts end the call (less than
+// ten Timeouts away, or any batch, which sends a command per key), the call
+// runs in a goroutine and the method returns context.DeadlineExceeded at the
+// deadline; the command in flight then runs on until it ends, may or may not
+// take effect, and Close waits for it. Otherwise the call runs on the
+// caller's goroutine, which the client's Timeouts free in time, and a
+// context cancelled while a command is in flight is seen when that command
+// ends: the error then matches both context.Canceled and the command's. The
+// goroutine costs a hand-off between threads, which on the project's 2-vCPU
+// test machine adds 40-70% to a loopback round trip, so it is spent only
+// where a deadline needs it: with the default Timeout
+// (memcache.DefaultTimeout, 500 ms) and timeout, or any client Timeout of a
+// tenth of the timeout or less, single-key calls stay on the caller's
+// goroutine.
+//
+// # Lost replies
+//
+// A command that changes data and whose reply never comes (the connection
+// broke, or the deadline passed while it was in flight) may or may not
+// have been applied. The adapter then returns an error matching
+// cache.ErrUncertain from Set, Add, Delete, Increment, SetMany, DeleteMany
+// and Clear, also when a call left at its deadline had such a command in
+// flight, or had made one of its changes (SetMany and DeleteMany send a
+// command per key). An error of a write that does not match it means that
+// nothing was changed. memcached's own answers (NOT_STORED, NOT_FOUND,
+// EXISTS, an error reply) and failures to connect are certain.
 //
 // gomemcache keeps idle connections (the client's MaxIdleConns per server)
 // and finds out that the server closed one (it restarted, or dropped idle
-// connections) only when a command on it fails. Commands that may safely
-// run twice (Get, Has, GetMany, Set, SetMany, Delete, DeleteMany, Clear) are
-// then sent again, up to once per idle connection, so a restart does not
-// surface as errors; the price is that a Delete whose connection is lost
-// after the server ran it may report that nothing existed. Add and
-// Increment are never sent twice: the first call after a restart may fail
-// with the error.
+// connections) only when a command on it fails, which looks just like a
+// reply lost after the server ran the command. Commands that may run twice
+// with the same outcome (get, set, and the incr of Clear, since advancing
+// the generation twice hides just the same entries) are then sent again,
+// up to once per idle connection, so a restart does not surface as errors.
+// Add, Delete, Increment and DeleteMany are never sent twice, because a
+// second add, incr, delete or compare-and-swap after the first was applied
+// would report a wrong result or count twice: after a restart, they may
+// fail with cache.ErrUncertain until the dead connections are used up.
 package memcachedcache
 
 import (
@@ -129,6 +150,8 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
+	"github.com/cachelib-go/cachelib/internal/uncertain"
 )
 
 // Resolution is the TTL resolution: positive TTLs are rounded up to whole
@@ -154,6 +177,7 @@ type config struct {
 	genName      string
 	refresh      time.Duration
 	maxValueSize int
+	timeout      time.Duration
 }
 
 // WithPrefix namespaces every key of the adapter (default: the empty
@@ -182,6 +206,11 @@ func WithGenerationRefresh(d time.Duration) Option { return func(c *config) { c.
 // the server. Set it to what the servers' -I accepts, less 512 bytes.
 func WithMaxValueSize(n int) Option { return func(c *config) { c.maxValueSize = n } }
 
+// WithTimeout bounds every call by d (default 5 s) when its context has no
+// earlier deadline; see the package documentation. It must be positive.
+// In cache.Open URLs it is the timeout parameter ("timeout=500ms").
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
 // Cache is a cache.Adapter on a memcache.Client. It also implements
 // cache.Incrementer and cache.Batcher. It is safe for concurrent use.
 type Cache struct {
@@ -193,6 +222,7 @@ type Cache struct {
 	maxRawKey    int
 	maxIdle      int           // the client's idle connections per server
 	slowest      time.Duration // how long a call lasts at most without a context
+	timeout      time.Duration // the bound of a call whose context has no earlier deadline
 	ownsClient   bool          // opened by cache.Open: Close closes the client
 
 	ns atomic.Pointer[namespace]
@@ -221,15 +251,19 @@ type namespace struct {
 }
 
 // New returns a Cache that stores through client. Close does not close the
-// client, which stays the caller's. The client's Timeout bounds each call
-// that a context cannot end; see the package documentation.
+// client, which stays the caller's. The client's Timeout bounds each
+// command, and the Cache's timeout each call; see the package
+// documentation.
 func New(client *memcache.Client, opts ...Option) (*Cache, error) {
 	if client == nil {
 		return nil, errors.New("memcachedcache: nil client")
 	}
-	cfg := config{genName: "gen", refresh: DefaultGenerationRefresh, maxValueSize: DefaultMaxValueSize}
+	cfg := config{genName: "gen", refresh: DefaultGenerationRefresh, maxValueSize: DefaultMaxValueSize, timeout: calltimeout.Default}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if err := calltimeout.Check("memcachedcache", cfg.timeout); err != nil {
+		return nil, err
 	}
 	if cfg.refresh < 0 {
 		return nil, fmt.Errorf("memcachedcache: negative generation refresh %v", cfg.refresh)
@@ -248,6 +282,7 @@ func New(client *memcache.Client, opts ...Option) (*Cache, error) {
 		maxRawKey:    maxRawKey(len(prefix)),
 		maxIdle:      cmp.Or(max(client.MaxIdleConns, 0), memcache.DefaultMaxIdleConns),
 		slowest:      slowestCalls * cmp.Or(client.Timeout, memcache.DefaultTimeout),
+		timeout:      cfg.timeout,
 		sem:          make(chan struct{}, 1),
 	}, nil
 }
@@ -275,33 +310,40 @@ func (c *Cache) begin(ctx context.Context) error {
 const slowestCalls = 10
 
 // watched reports whether a call must run in a goroutine that the caller
-// can leave at ctx's deadline: when the deadline may come before
-// gomemcache's own Timeout ends the call. A batch sends a command per key,
-// so any deadline counts. Without a deadline, a cancellation is seen
-// between commands.
+// can leave at its deadline (ctx's, or the Cache's timeout from now): when
+// it may come before gomemcache's own Timeout ends the call. A batch sends
+// a command per key, so every deadline counts.
 func (c *Cache) watched(ctx context.Context, batch bool) bool {
-	deadline, ok := ctx.Deadline()
-	return ok && (batch || time.Until(deadline) < c.slowest)
+	limit := c.timeout
+	if deadline, ok := ctx.Deadline(); ok {
+		limit = min(limit, time.Until(deadline))
+	}
+	return batch || limit < c.slowest
 }
 
-// run calls fn, which talks to memcached, and returns what it returns.
-// When watch (the call's watched), fn runs in a goroutine and run returns
-// ctx's error at the deadline; fn then goes on alone until its command in
-// flight ends, and Close waits for it. Otherwise fn runs on the caller's
-// goroutine, and an error it returns after ctx ended matches both ctx's
-// error and its own.
-func run[T any](c *Cache, ctx context.Context, watch bool, fn func() (T, error)) (T, error) {
+// run calls fn, which talks to memcached, with ctx bounded by the Cache's
+// timeout, and returns what it returns. When watch (the call's watched),
+// fn runs in a goroutine and run returns the context's error at its
+// deadline; fn then goes on alone until its command in flight ends, and
+// Close waits for it. Otherwise fn runs on the caller's goroutine, and an
+// error it returns after the context ended matches both the context's
+// error and its own. Either way, the error of a call that may have changed
+// data matches cache.ErrUncertain too (see call).
+func run[T any](c *Cache, ctx context.Context, watch bool, fn func(ctx context.Context, cl *call) (T, error)) (T, error) {
 	var zero T
 	if err := c.begin(ctx); err != nil {
 		return zero, err
 	}
+	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
+	defer cancel()
+	cl := &call{ctx: ctx}
 	if !watch {
 		defer c.calls.Done()
-		v, err := fn()
+		v, err := fn(ctx, cl)
 		if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w: %w", cerr, err)
 		}
-		return v, err
+		return v, cl.fail(err)
 	}
 	type result struct {
 		v   T
@@ -310,15 +352,74 @@ func run[T any](c *Cache, ctx context.Context, watch bool, fn func() (T, error))
 	done := make(chan result, 1)
 	go func() {
 		defer c.calls.Done()
-		v, err := fn()
+		v, err := fn(ctx, cl)
 		done <- result{v, err}
 	}()
 	select {
 	case r := <-done:
-		return r.v, r.err
+		return r.v, cl.fail(r.err)
 	case <-ctx.Done():
-		return zero, ctx.Err()
+		return zero, cl.fail(ctx.Err())
 	}
+}
+
+// A call is one method call while it runs. It records whether the call may
+// have changed data, which makes its error uncertain: a command that
+// changes data may have been applied although its reply never came, and
+// is then never sent again.
+type call struct {
+	ctx context.Context
+	// changed is set while a command that changes data is in flight, and
+	// stays set once one may have been applied. A caller that leaves a
+	// watched call reads it after ctx has ended.
+	changed atomic.Bool
+}
+
+// change sends a command that changes data, unless ctx has ended. It marks
+// the call changed before it looks at ctx, so that a caller who left at
+// the deadline and found the call unchanged can count on nothing being
+// sent after that; it clears the mark again when the command certainly
+// changed nothing.
+func (cl *call) change(send func() error) error {
+	before := cl.changed.Swap(true)
+	if err := cl.ctx.Err(); err != nil {
+		cl.changed.Store(before)
+		return err
+	}
+	err := send()
+	if err != nil && !before && unapplied(err) {
+		cl.changed.Store(false)
+	}
+	return err
+}
+
+// fail returns err, which ends the call, made to match cache.ErrUncertain
+// when the call may have changed data.
+func (cl *call) fail(err error) error {
+	if cl.changed.Load() {
+		return uncertain.Wrap(err)
+	}
+	return err
+}
+
+// unapplied reports whether err, the error of a command that changes data,
+// says that the command changed nothing: memcached answered so (NOT_STORED,
+// EXISTS, NOT_FOUND, or an error reply, which gomemcache reports as a
+// client error or an unexpected response line), or the command never left
+// the client (the key or the servers ruled it out, or connecting failed).
+// Any other failure (the connection closed, a timeout while writing or
+// reading) may have come after memcached applied the command.
+func unapplied(err error) bool {
+	var connect *memcache.ConnectTimeoutError
+	switch {
+	case errors.Is(err, memcache.ErrNotStored), errors.Is(err, memcache.ErrCASConflict),
+		errors.Is(err, memcache.ErrCacheMiss), errors.Is(err, memcache.ErrMalformedKey),
+		errors.Is(err, memcache.ErrNoServers), errors.As(err, &connect), uncertain.Unsent(err):
+		return true
+	}
+	msg := err.Error()
+	return strings.HasPrefix(msg, "memcache: client error: ") ||
+		strings.Contains(msg, `"SERVER_ERROR `) || strings.Contains(msg, `"CLIENT_ERROR `)
 }
 
 // own returns value, or a copy of it for a watched call, which may return
@@ -482,7 +583,7 @@ func (c *Cache) checkSize(key string, value []byte) error {
 
 // Get returns the value stored under key.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, error) {
-	return run(c, ctx, c.watched(ctx, false), func() ([]byte, error) {
+	return run(c, ctx, c.watched(ctx, false), func(ctx context.Context, _ *call) ([]byte, error) {
 		n, err := c.namespace(ctx)
 		if err != nil {
 			return nil, err
@@ -517,21 +618,23 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	watch := c.watched(ctx, false)
 	value = own(watch, value)
-	_, err := run(c, ctx, watch, func() (struct{}, error) {
+	_, err := run(c, ctx, watch, func(ctx context.Context, cl *call) (struct{}, error) {
 		n, err := c.namespace(ctx)
 		if err != nil {
 			return struct{}{}, err
 		}
-		return struct{}{}, c.set(n, key, value, ttl)
+		return struct{}{}, c.set(cl, n, key, value, ttl)
 	})
 	return err
 }
 
-func (c *Cache) set(n *namespace, key string, value []byte, ttl time.Duration) error {
+// set stores value under key with set, which may be sent again: storing
+// the same item twice stores it once.
+func (c *Cache) set(cl *call, n *namespace, key string, value []byte, ttl time.Duration) error {
 	exptime, exp := expiry(ttl, time.Now())
 	data, flags := encode(value, exp)
 	item := &memcache.Item{Key: c.key(n, key), Value: data, Flags: flags, Expiration: exptime}
-	if err := c.retry(func() error { return c.client.Set(item) }); err != nil {
+	if err := cl.change(func() error { return c.retry(func() error { return c.client.Set(item) }) }); err != nil {
 		return fail("set", key, err)
 	}
 	return nil
@@ -548,14 +651,15 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	}
 	watch := c.watched(ctx, false)
 	value = own(watch, value)
-	return run(c, ctx, watch, func() (bool, error) {
+	return run(c, ctx, watch, func(ctx context.Context, cl *call) (bool, error) {
 		n, err := c.namespace(ctx)
 		if err != nil {
 			return false, err
 		}
 		exptime, exp := expiry(ttl, time.Now())
 		data, flags := encode(value, exp)
-		err = c.client.Add(&memcache.Item{Key: c.key(n, key), Value: data, Flags: flags, Expiration: exptime})
+		item := &memcache.Item{Key: c.key(n, key), Value: data, Flags: flags, Expiration: exptime}
+		err = cl.change(func() error { return c.client.Add(item) })
 		switch {
 		case err == nil:
 			return true, nil
@@ -568,18 +672,20 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 
 // Delete removes key and reports whether an unexpired entry existed.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	return run(c, ctx, c.watched(ctx, false), func() (bool, error) {
+	return run(c, ctx, c.watched(ctx, false), func(ctx context.Context, cl *call) (bool, error) {
 		n, err := c.namespace(ctx)
 		if err != nil {
 			return false, err
 		}
-		return c.delete(n, key)
+		return c.delete(cl, n, key)
 	})
 }
 
-func (c *Cache) delete(n *namespace, key string) (bool, error) {
+// delete removes key. The delete is never sent twice: the second would find
+// nothing and report that nothing existed.
+func (c *Cache) delete(cl *call, n *namespace, key string) (bool, error) {
 	k := c.key(n, key)
-	err := c.retry(func() error { return c.client.Delete(k) })
+	err := cl.change(func() error { return c.client.Delete(k) })
 	switch {
 	case err == nil:
 		return true, nil
@@ -593,7 +699,7 @@ func (c *Cache) delete(n *namespace, key string) (bool, error) {
 // key), which hides every entry written before; see the package
 // documentation for when other adapters see it. It deletes nothing.
 func (c *Cache) Clear(ctx context.Context) error {
-	_, err := run(c, ctx, c.watched(ctx, false), func() (struct{}, error) {
+	_, err := run(c, ctx, c.watched(ctx, false), func(ctx context.Context, cl *call) (struct{}, error) {
 		select {
 		case c.sem <- struct{}{}:
 		case <-ctx.Done():
@@ -601,19 +707,19 @@ func (c *Cache) Clear(ctx context.Context) error {
 		}
 		defer func() { <-c.sem }()
 		for {
-			if err := ctx.Err(); err != nil {
-				return struct{}{}, err
-			}
-			// Advancing twice clears just the same, so retrying
-			// is safe.
+			// Advancing twice clears just the same, so the incr may
+			// be sent again.
 			var gen uint64
-			err := c.retry(func() (err error) { gen, err = c.client.Increment(c.genKey, 1); return err })
+			err := cl.change(func() error {
+				return c.retry(func() (err error) { gen, err = c.client.Increment(c.genKey, 1); return err })
+			})
 			if errors.Is(err, memcache.ErrCacheMiss) {
 				// No generation is stored (never used, evicted, or
 				// its server restarted): a new random one hides
 				// the old entries just as well.
 				var ok bool
-				if gen, ok, err = c.createGen(); !ok && err == nil {
+				err = cl.change(func() (err error) { gen, ok, err = c.createGen(); return err })
+				if !ok && err == nil {
 					continue // created meanwhile by another adapter: advance it
 				}
 			}
@@ -630,22 +736,24 @@ func (c *Cache) Clear(ctx context.Context) error {
 }
 
 // Increment adds delta to the counter under key, atomically; see the
-// package documentation for how.
+// package documentation for how. No incr, add or compare-and-swap it sends
+// is sent twice.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	return run(c, ctx, c.watched(ctx, false), func() (int64, error) {
+	return run(c, ctx, c.watched(ctx, false), func(ctx context.Context, cl *call) (int64, error) {
 		n, err := c.namespace(ctx)
 		if err != nil {
 			return 0, err
 		}
 		k := c.key(n, key)
 		if delta > 0 && delta < incrMaxDelta {
-			sum, err := c.client.Increment(k, uint64(delta))
+			var sum uint64
+			err := cl.change(func() (err error) { sum, err = c.client.Increment(k, uint64(delta)); return err })
 			switch {
 			case err == nil:
 				if sum > math.MaxInt64 {
 					// Unreachable in practice (see rawLimit).
 					// The decr restores the value incr changed.
-					_, err := c.client.Decrement(k, uint64(delta))
+					err := cl.change(func() error { _, err := c.client.Decrement(k, uint64(delta)); return err })
 					return 0, errors.Join(fmt.Errorf("memcachedcache: increment %q: %w", clip(key), cache.ErrOverflow), err)
 				}
 				if sum >= rawLimit {
@@ -653,7 +761,7 @@ func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, 
 				}
 				return int64(sum), nil
 			case errors.Is(err, memcache.ErrCacheMiss):
-				created, err := c.create(k, key, delta)
+				created, err := c.create(cl, k, key, delta)
 				if err != nil {
 					return 0, err
 				}
@@ -667,21 +775,23 @@ func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, 
 				return 0, fail("increment", key, err)
 			}
 		}
-		return c.casIncrement(ctx, k, key, delta)
+		return c.casIncrement(cl, k, key, delta)
 	})
 }
 
 // casIncrement adds delta to the counter under server key k with gets and
 // compare-and-swap, keeping its expiry, and creates it when it is missing.
-func (c *Cache) casIncrement(ctx context.Context, k, key string, delta int64) (int64, error) {
+// It tries again only after memcached answered that the swap or the
+// creation did not happen.
+func (c *Cache) casIncrement(cl *call, k, key string, delta int64) (int64, error) {
 	for {
-		if err := ctx.Err(); err != nil {
+		if err := cl.ctx.Err(); err != nil {
 			return 0, err
 		}
 		var it *memcache.Item
 		err := c.retry(func() (err error) { it, err = c.client.Get(k); return err })
 		if errors.Is(err, memcache.ErrCacheMiss) {
-			created, err := c.create(k, key, delta)
+			created, err := c.create(cl, k, key, delta)
 			if err != nil {
 				return 0, err
 			}
@@ -710,7 +820,7 @@ func (c *Cache) casIncrement(ctx context.Context, k, key string, delta int64) (i
 		}
 		it.Value, it.Flags = encode(cache.FormatInt(sum), it.Flags&flagExpiry)
 		it.Expiration = reexpiry(it.Flags, time.Now())
-		err = c.client.CompareAndSwap(it)
+		err = cl.change(func() error { return c.client.CompareAndSwap(it) })
 		switch {
 		case err == nil:
 			return sum, nil
@@ -723,9 +833,9 @@ func (c *Cache) casIncrement(ctx context.Context, k, key string, delta int64) (i
 
 // create stores a new counter with value delta under server key k, which
 // never expires, when there is none, and reports whether it did.
-func (c *Cache) create(k, key string, delta int64) (bool, error) {
+func (c *Cache) create(cl *call, k, key string, delta int64) (bool, error) {
 	data, flags := encode(cache.FormatInt(delta), 0)
-	err := c.client.Add(&memcache.Item{Key: k, Value: data, Flags: flags})
+	err := cl.change(func() error { return c.client.Add(&memcache.Item{Key: k, Value: data, Flags: flags}) })
 	switch {
 	case err == nil:
 		return true, nil
@@ -759,7 +869,7 @@ func (c *Cache) markLarge(ctx context.Context, k string) {
 // GetMany returns the hits among keys, with one GetMulti: one request per
 // server, sent in parallel.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	return run(c, ctx, c.watched(ctx, true), func() (map[string][]byte, error) {
+	return run(c, ctx, c.watched(ctx, true), func(ctx context.Context, _ *call) (map[string][]byte, error) {
 		hits := make(map[string][]byte, len(keys))
 		if len(keys) == 0 {
 			return hits, nil
@@ -823,16 +933,13 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 		}
 		items = owned
 	}
-	_, err := run(c, ctx, watch, func() (struct{}, error) {
+	_, err := run(c, ctx, watch, func(ctx context.Context, cl *call) (struct{}, error) {
 		n, err := c.namespace(ctx)
 		if err != nil {
 			return struct{}{}, err
 		}
 		for k, v := range items {
-			if err := ctx.Err(); err != nil {
-				return struct{}{}, err
-			}
-			if err := c.set(n, k, v, ttl); err != nil {
+			if err := c.set(cl, n, k, v, ttl); err != nil {
 				return struct{}{}, err
 			}
 		}
@@ -844,7 +951,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 // DeleteMany removes keys, one delete after another (gomemcache has no
 // pipelining), and counts the unexpired entries that existed.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	return run(c, ctx, c.watched(ctx, true), func() (int, error) {
+	return run(c, ctx, c.watched(ctx, true), func(ctx context.Context, cl *call) (int, error) {
 		if len(keys) == 0 {
 			return 0, nil
 		}
@@ -854,10 +961,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
 		}
 		deleted := 0
 		for _, key := range keys {
-			if err := ctx.Err(); err != nil {
-				return deleted, err
-			}
-			existed, err := c.delete(n, key)
+			existed, err := c.delete(cl, n, key)
 			if err != nil {
 				return deleted, err
 			}

@@ -54,9 +54,15 @@ func newClient(t testing.TB, addrs ...string) *memcache.Client {
 	return client
 }
 
+// suiteTimeout is the per-call timeout of the adapters the tests make,
+// unless a test gives its own, for the reason newClient gives for its
+// Timeout: longer than ten of those, it also keeps calls on the caller's
+// goroutine, as the default does with the default Timeout.
+const suiteTimeout = time.Minute
+
 func newCache(t testing.TB, client *memcache.Client, opts ...memcachedcache.Option) *memcachedcache.Cache {
 	t.Helper()
-	c, err := memcachedcache.New(client, opts...)
+	c, err := memcachedcache.New(client, append([]memcachedcache.Option{memcachedcache.WithTimeout(suiteTimeout)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

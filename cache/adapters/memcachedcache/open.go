@@ -9,6 +9,7 @@ import (
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/cachelib-go/cachelib/internal/urlparam"
 )
 
@@ -21,8 +22,9 @@ import (
 // prefix (WithPrefix), generation_name (WithGenerationName),
 // generation_refresh (WithGenerationRefresh, a duration), max_value_size
 // (WithMaxValueSize, in bytes with an optional unit such as "1MiB"),
-// timeout (the client's Timeout, default memcache.DefaultTimeout) and
-// max_idle_conns (the client's MaxIdleConns per server, default
+// timeout (WithTimeout, the bound of each call, default 5 s), io_timeout
+// (the client's Timeout of each command, default memcache.DefaultTimeout)
+// and max_idle_conns (the client's MaxIdleConns per server, default
 // memcache.DefaultMaxIdleConns). Open checks that every server answers
 // within ctx. Close closes the client.
 func init() { cache.Register("memcached", open) }
@@ -37,8 +39,9 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 		WithGenerationName(p.String("generation_name", "gen")),
 		WithGenerationRefresh(p.Duration("generation_refresh", DefaultGenerationRefresh)),
 		WithMaxValueSize(int(p.Size("max_value_size", DefaultMaxValueSize))),
+		WithTimeout(p.Timeout(calltimeout.Default)),
 	}
-	timeout := p.Duration("timeout", memcache.DefaultTimeout)
+	timeout := p.Duration("io_timeout", memcache.DefaultTimeout)
 	maxIdle := p.Int("max_idle_conns", memcache.DefaultMaxIdleConns, 1)
 	if err := p.Done(); err != nil {
 		return nil, err
@@ -61,7 +64,7 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 		return nil, err
 	}
 	c.ownsClient = true
-	if _, err := run(c, ctx, c.watched(ctx, true), func() (struct{}, error) { return struct{}{}, client.Ping() }); err != nil {
+	if _, err := run(c, ctx, c.watched(ctx, true), func(context.Context, *call) (struct{}, error) { return struct{}{}, client.Ping() }); err != nil {
 		c.Close()
 		return nil, fmt.Errorf("memcachedcache: ping: %w", err)
 	}

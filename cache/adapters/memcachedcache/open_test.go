@@ -19,7 +19,8 @@ import (
 // TestOpenConformance runs the contract on adapters opened by URL on two
 // servers, each adapter with a prefix of its own.
 func TestOpenConformance(t *testing.T) {
-	base := "memcached://" + strings.Join(servers(t, 2), ",") + "?prefix="
+	// The timeouts are newClient's and newCache's, for the same reason.
+	base := "memcached://" + strings.Join(servers(t, 2), ",") + "?io_timeout=5s&timeout=1m&prefix="
 	cachetest.Run(t, func(t *testing.T) cache.Adapter { return cachetest.Open(t, base+unique("open")) }, conformanceOpts...)
 }
 
@@ -29,14 +30,14 @@ func TestOpenOptions(t *testing.T) {
 	addr := servers(t, 1)[0]
 	fw := forward(t, addr)
 	prefix := unique("open")
-	a := cachetest.Open(t, "memcached://"+fw.addr+"?prefix="+prefix+"&timeout=750ms&max_idle_conns=3&max_value_size=1KiB&generation_refresh=0")
+	a := cachetest.Open(t, "memcached://"+fw.addr+"?prefix="+prefix+"&io_timeout=750ms&timeout=8s&max_idle_conns=3&max_value_size=1KiB&generation_refresh=0")
 	c, ok := a.(*memcachedcache.Cache)
 	if !ok {
 		t.Fatalf("memcached:// opened a %T", a)
 	}
 	client := memcachedcache.Client(c)
-	if client.Timeout != 750*time.Millisecond || client.MaxIdleConns != 3 {
-		t.Errorf("client Timeout %v, MaxIdleConns %d", client.Timeout, client.MaxIdleConns)
+	if client.Timeout != 750*time.Millisecond || client.MaxIdleConns != 3 || memcachedcache.Timeout(c) != 8*time.Second {
+		t.Errorf("client Timeout %v, MaxIdleConns %d, Cache timeout %v", client.Timeout, client.MaxIdleConns, memcachedcache.Timeout(c))
 	}
 	if err := c.Set(t.Context(), "k", make([]byte, 1025), 0); !errors.Is(err, cache.ErrTooLarge) {
 		t.Errorf("Set of 1025 bytes with max_value_size=1KiB: %v", err)
@@ -133,7 +134,9 @@ func TestOpenBadURLs(t *testing.T) {
 		"memcached://":                         "want memcached://host:port",
 		"memcached:///tmp/sock":                "want memcached://host:port",
 		"memcached://h:1/path":                 "want memcached://host:port",
-		"memcached://h:1?timeout=fast":         `timeout="fast": want a duration`,
+		"memcached://h:1?timeout=fast":         `timeout="fast": want a positive duration`,
+		"memcached://h:1?timeout=0s":           `timeout="0s": want a positive duration`,
+		"memcached://h:1?io_timeout=fast":      `io_timeout="fast": want a duration`,
 		"memcached://h:1?max_idle_conns=0":     `max_idle_conns="0": want an integer of at least 1`,
 		"memcached://h:1?max_value_size=-1":    `max_value_size="-1": want a positive size`,
 		"memcached://h:1?prefix=a&prefix=b":    `prefix="a,b": want given once`,

@@ -94,6 +94,19 @@ func (d Dialect) quote(ident string) string {
 	return `"` + ident + `"`
 }
 
+// deleteBatch returns a DELETE of at most batchSize rows of table t that
+// meet cond. MySQL takes them in the order of the columns given, which
+// makes a DELETE ... LIMIT deterministic and so safe for statement-based
+// replication; PostgreSQL has no DELETE ... LIMIT, and SQLite has it only
+// when built with an option.
+func (d Dialect) deleteBatch(t, cond, order string) string {
+	limit := " LIMIT " + strconv.Itoa(batchSize)
+	if d == MySQL {
+		return "DELETE FROM " + t + " WHERE " + cond + " ORDER BY " + order + limit
+	}
+	return "DELETE FROM " + t + " WHERE k IN (SELECT k FROM " + t + " WHERE " + cond + limit + ")"
+}
+
 // placeholders returns the n placeholders from the first'th on, separated
 // by commas.
 func (d Dialect) placeholders(first, n int) string {

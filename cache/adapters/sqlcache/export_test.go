@@ -3,6 +3,7 @@ package sqlcache
 import (
 	"database/sql"
 	"net/url"
+	"time"
 
 	"github.com/cachelib-go/cachelib/internal/urlparam"
 )
@@ -26,3 +27,6 @@ func DSN(rawURL, driver string) (string, error) {
 	}
 	return schemes[u.Scheme].dsn(u, urlparam.New(u), driver)
 }
+
+// Timeout returns the per-call timeout of c.
+func Timeout(c *Cache) time.Duration { return c.timeout }

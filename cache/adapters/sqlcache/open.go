@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/cachelib-go/cachelib/internal/urlparam"
 )
 
@@ -22,9 +23,11 @@ import (
 //	sqlite:///absolute/path/cache.db[?param=value&...]
 //	sqlite:relative/path/cache.db[?param=value&...]
 //
-// Three parameters belong to this package: table is WithTable, prefix is
-// WithPrefix, and create_table=false is WithoutCreateTable. For mysql,
-// socket names a Unix socket to connect through instead of a host. Every
+// Four parameters belong to this package: table is WithTable, prefix is
+// WithPrefix, create_table=false is WithoutCreateTable, and timeout (such
+// as 500ms) is WithTimeout; for mysql it takes the place of
+// go-sql-driver/mysql's timeout of connecting, which it bounds too. For
+// mysql, socket names a Unix socket to connect through instead of a host. Every
 // other parameter is the driver's, passed on in its data source name, and
 // one that neither the driver nor the server knows is their error (pgx and
 // go-sql-driver/mysql send parameters they do not know to the server as
@@ -105,6 +108,7 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	if !p.Bool("create_table", true) {
 		opts = append(opts, WithoutCreateTable())
 	}
+	opts = append(opts, WithTimeout(p.Timeout(calltimeout.Default)))
 	if _, err := newConfig(opts); err != nil {
 		return nil, fmt.Errorf("%w: %w", cache.ErrInvalidURL, err)
 	}
@@ -234,7 +238,7 @@ func sqliteDSN(u *url.URL, p *urlparam.Params, driver string) (string, error) {
 	}
 	if len(unknown) > 0 {
 		slices.Sort(unknown)
-		return "", urlparam.Errorf("unknown parameter %s (sqlite URLs take table, prefix, create_table, SQLite's URI parameters %s, and the driver's, which start with _)",
+		return "", urlparam.Errorf("unknown parameter %s (sqlite URLs take table, prefix, create_table, timeout, SQLite's URI parameters %s, and the driver's, which start with _)",
 			strings.Join(unknown, ", "), strings.Join(sqliteURIParams, ", "))
 	}
 	if !setsPragma(q, "busy_timeout", "_busy_timeout", "_timeout") && driver == "sqlite" {

@@ -49,7 +49,7 @@ func TestOpenConformance(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			table := newTable(t, b.open(t))
 			cachetest.Run(t, func(t *testing.T) cache.Adapter {
-				return cachetest.Open(t, withParams(t, b.url(t), "table", table, "prefix", unique("o%s:")))
+				return cachetest.Open(t, withParams(t, b.url(t), "table", table, "prefix", unique("o%s:"), "timeout", suiteTimeout.String()))
 			}, cachetest.WithTTLResolution(sqlcache.Resolution))
 		})
 	}
@@ -144,8 +144,8 @@ func TestOpenSQLiteSettings(t *testing.T) {
 // mysql:// URLs become the DSNs go-sql-driver/mysql reads as meant.
 func TestOpenMySQLDSN(t *testing.T) {
 	for rawURL, want := range map[string]mysql.Config{
-		"mysql://u:p%40ss:w%2Fd@db.example:3307/app?timeout=3s&sql_mode=%27ANSI%27": {
-			User: "u", Passwd: "p@ss:w/d", Net: "tcp", Addr: "db.example:3307", DBName: "app", Timeout: 3 * time.Second,
+		"mysql://u:p%40ss:w%2Fd@db.example:3307/app?readTimeout=3s&sql_mode=%27ANSI%27": {
+			User: "u", Passwd: "p@ss:w/d", Net: "tcp", Addr: "db.example:3307", DBName: "app", ReadTimeout: 3 * time.Second,
 			Params: map[string]string{"sql_mode": "'ANSI'"},
 		},
 		"mysql://root@/app?socket=/run/mysqld/mysqld.sock": {User: "root", Net: "unix", Addr: "/run/mysqld/mysqld.sock", DBName: "app"},
@@ -159,10 +159,10 @@ func TestOpenMySQLDSN(t *testing.T) {
 			continue
 		}
 		if cfg.User != want.User || cfg.Passwd != want.Passwd || cfg.Net != want.Net || cfg.Addr != want.Addr ||
-			cfg.DBName != want.DBName || cfg.Timeout != want.Timeout || len(cfg.Params) != len(want.Params) ||
+			cfg.DBName != want.DBName || cfg.ReadTimeout != want.ReadTimeout || len(cfg.Params) != len(want.Params) ||
 			cfg.Params["sql_mode"] != want.Params["sql_mode"] {
-			t.Errorf("%s: DSN %q reads as user %q password %q %s(%s) db %q timeout %v params %v",
-				rawURL, dsn, cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName, cfg.Timeout, cfg.Params)
+			t.Errorf("%s: DSN %q reads as user %q password %q %s(%s) db %q readTimeout %v params %v",
+				rawURL, dsn, cfg.User, cfg.Passwd, cfg.Net, cfg.Addr, cfg.DBName, cfg.ReadTimeout, cfg.Params)
 		}
 	}
 }
@@ -290,7 +290,9 @@ func TestOpenBadURLs(t *testing.T) {
 		"mysql://u:s3cret@/db":                       "no host: want mysql://user:password@host:port/dbname",
 		"mysql://u:s3cret@h/db?socket=/x.sock":       "a host and a socket: give one of them",
 		"mysql://u:s3cret@h/db?clientFoundRows=true": `clientFoundRows="true": Add needs the default, false`,
-		"mysql://u:s3cret@h/db?timeout=soon":         `invalid duration "soon"`,
+		"mysql://u:s3cret@h/db?readTimeout=soon":     `invalid duration "soon"`,
+		"mysql://u:s3cret@h/db?timeout=soon":         `timeout="soon": want a positive duration`,
+		"postgres://u:s3cret@h/db?timeout=0s":        `timeout="0s": want a positive duration`,
 		"sqlite://server/x.db":                       `host "server": the database file must be local`,
 		"sqlite://":                                  "sqlite URL without a database file",
 		"sqlite:///tmp/x.db?tabel=x&mode=ro&_fk=1":   "unknown parameter tabel (sqlite URLs take",

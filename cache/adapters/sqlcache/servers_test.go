@@ -192,9 +192,18 @@ func newTable(t testing.TB, db *sql.DB) string {
 	return name
 }
 
+// suiteTimeout is the per-call timeout of the adapters the tests make,
+// unless a test gives its own: the suites run their rules in parallel on a
+// machine that may be busy with other tests, where a call has been seen to
+// wait more than the default 5 s for a PostgreSQL connection (the server
+// forks a process for each) or, on SQLite's single connection, for the
+// writers queued before it. The default would turn such a stall into a
+// failure that says nothing about the adapter.
+const suiteTimeout = time.Minute
+
 func newCache(t testing.TB, db *sql.DB, opts ...sqlcache.Option) *sqlcache.Cache {
 	t.Helper()
-	c, err := sqlcache.New(t.Context(), db, opts...)
+	c, err := sqlcache.New(t.Context(), db, append([]sqlcache.Option{sqlcache.WithTimeout(suiteTimeout)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,8 +32,9 @@
 // the existing row has expired, so that it is atomic over an expired row
 // too. Get, GetWithTTL, Has and Delete are one statement each; GetMany and
 // DeleteMany are one statement per 500 keys; SetMany runs one upsert per
-// item in one transaction. Clear is one DELETE over the key range of the
-// prefix.
+// item in one transaction. Clear and DeleteExpired delete at most 500 rows
+// per statement, over the key range of the prefix, until none is left, so
+// that no statement of theirs runs long.
 //
 // Increment is a compare-and-swap loop of two statements, the same in every
 // dialect: it reads the row, computes the sum in Go with cache.ParseInt and
@@ -45,13 +46,23 @@
 // needed to tell a non-integer from an overflow. Every attempt that fails
 // has changed nothing, and one of the competing writers always succeeds.
 //
-// # Connections
+// # Connections and timeouts
 //
 // The adapter never closes the *sql.DB it was given: Close only stops this
 // adapter (its prepared statements), and afterwards its methods return
 // cache.ErrClosed. The *sql.DB that cache.Open opens for a postgres, mysql or
-// sqlite URL belongs to the adapter, and Close closes it too. Every query
-// runs with the caller's context, which database/sql and the drivers honour.
+// sqlite URL belongs to the adapter, and Close closes it too.
+//
+// Every query runs with the caller's context, bounded by the adapter's
+// timeout (WithTimeout, default 5 s) when the context has no earlier
+// deadline, so that a server that stops answering never blocks a caller
+// whose context has none; Clear and DeleteExpired bound each of their
+// statements by it instead, and New each of its steps. The bound covers the
+// wait for a connection of the pool, connecting, and every statement: pgx
+// and go-sql-driver/mysql end a statement whose context ends by closing its
+// connection, modernc.org/sqlite interrupts it. go-sql-driver/mysql does not
+// watch the context of (*sql.Tx).Commit, so SetMany sends BEGIN and COMMIT
+// as statements on a connection of its own.
 //
 // With MySQL, Add learns whether it stored its value from the affected-rows
 // count, which requires the driver's default clientFoundRows=false. A
@@ -65,7 +76,29 @@
 // modernc.org/sqlite, _pragma=busy_timeout(5000) in the DSN) and, when many
 // goroutines write at once, db.SetMaxOpenConns(1): a write on one connection
 // then never meets a lock held by another, and "database is locked" cannot
-// happen.
+// happen. Calls then wait for that connection in turn, within their
+// timeout: give WithTimeout room for the longest queue of writers.
+//
+// # Lost replies
+//
+// database/sql sends a statement again on another connection only when the
+// driver returns driver.ErrBadConn, which go-sql-driver/mysql and
+// modernc.org/sqlite do only when nothing was sent, and pgx too for a
+// statement with arguments. pgx (v5.12) returns it also when the reply to a
+// statement without arguments was lost, and database/sql then runs the
+// statement twice; the adapter's only such write is Clear's DELETE without
+// a prefix, which may run twice.
+//
+// A statement that changes rows and whose reply never comes (the
+// connection broke, or the deadline passed while it was in flight) may or
+// may not have been applied: Set, Add, Delete, Increment, SetMany (when
+// its COMMIT gets no reply), DeleteMany, Clear and DeleteExpired then
+// return an error matching cache.ErrUncertain. The database's own error
+// reply (a refused statement changes nothing), a failure to connect and a
+// connection the driver knows to be unused are certain; so is any failure
+// of SetMany before its COMMIT, since the transaction is then rolled back.
+// An error of a write that does not match cache.ErrUncertain means that
+// nothing was changed.
 package sqlcache
 
 import (
@@ -73,15 +106,20 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
+	"github.com/cachelib-go/cachelib/internal/uncertain"
 )
 
 // Resolution is the TTL resolution of the exp column: shorter positive TTLs
@@ -100,7 +138,8 @@ const (
 	// hashMark starts a stored key that is a SHA-256 rather than the key.
 	hashMark = 0xFF
 	// batchSize is the most keys one GetMany or DeleteMany statement
-	// carries, far below every dialect's limit on placeholders.
+	// carries, far below every dialect's limit on placeholders, and the
+	// most rows one statement of Clear or DeleteExpired deletes.
 	batchSize = 500
 )
 
@@ -112,6 +151,7 @@ type config struct {
 	table       string
 	prefix      string
 	createTable bool
+	timeout     time.Duration
 }
 
 // WithDialect names the database's dialect instead of detecting it from the
@@ -138,6 +178,12 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // are missing.
 func WithoutCreateTable() Option { return func(c *config) { c.createTable = false } }
 
+// WithTimeout bounds every call by d (default 5 s) when its context has no
+// earlier deadline, and each statement of Clear and DeleteExpired; see the
+// package documentation. It must be positive. In cache.Open URLs it is the
+// timeout parameter ("timeout=500ms").
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
 var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,58}$`)
 
 // Cache is a cache.Adapter on one table. It also implements
@@ -157,6 +203,8 @@ type Cache struct {
 	// maxValue is the largest value the database accepts; 0 for no
 	// limit below what a []byte holds.
 	maxValue int
+	// timeout bounds a call whose context has no earlier deadline.
+	timeout time.Duration
 
 	// mu is held shared by every call and exclusively by Close, which
 	// closes the prepared statements a call may be using.
@@ -203,14 +251,15 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Cache, error) {
 	if cfg.dialect < Postgres || cfg.dialect > SQLite {
 		return nil, fmt.Errorf("sqlcache: unknown dialect %v", cfg.dialect)
 	}
-	c := &Cache{db: db, dialect: cfg.dialect, prefix: cfg.prefix, sql: cfg.dialect.statements(cfg.table)}
+	c := &Cache{db: db, dialect: cfg.dialect, prefix: cfg.prefix, sql: cfg.dialect.statements(cfg.table), timeout: cfg.timeout}
 	t := cfg.dialect.quote(cfg.table)
 	inRange, rangeArgs := cfg.dialect.keyRange(cfg.prefix, 1)
-	c.clear, c.rangeArgs = "DELETE FROM "+t+" WHERE "+inRange, rangeArgs
+	c.clear, c.rangeArgs = cfg.dialect.deleteBatch(t, inRange, "k"), rangeArgs
 	inRange, _ = cfg.dialect.keyRange(cfg.prefix, 2)
-	c.sweep = "DELETE FROM " + t + " WHERE exp <> 0 AND exp <= " + cfg.dialect.placeholders(1, 1) + " AND " + inRange
+	c.sweep = cfg.dialect.deleteBatch(t, "exp <> 0 AND exp <= "+cfg.dialect.placeholders(1, 1)+" AND "+inRange, "exp, k")
 	if cfg.createTable {
-		if err := createTable(ctx, db, cfg.dialect, c.sql.create); err != nil {
+		err := within(ctx, c.timeout, func(ctx context.Context) error { return createTable(ctx, db, cfg.dialect, c.sql.create) })
+		if err != nil {
 			return nil, fmt.Errorf("sqlcache: create table %s: %w", cfg.table, err)
 		}
 	}
@@ -220,7 +269,10 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Cache, error) {
 		// sending them. The margin covers the key and the packet
 		// headers.
 		var packet int
-		if err := db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet); err != nil {
+		err := within(ctx, c.timeout, func(ctx context.Context) error {
+			return db.QueryRowContext(ctx, "SELECT @@max_allowed_packet").Scan(&packet)
+		})
+		if err != nil {
 			return nil, fmt.Errorf("sqlcache: read max_allowed_packet: %w", err)
 		}
 		c.maxValue = packet - maxKeyLen - 1024
@@ -230,8 +282,11 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Cache, error) {
 	// and close a statement around each query).
 	texts := []string{c.sql.set, c.sql.add, c.sql.get, c.sql.has, c.sql.del, c.sql.read, c.sql.swap}
 	for i, st := range c.st.all() {
-		var err error
-		if *st, err = db.PrepareContext(ctx, texts[i]); err != nil {
+		err := within(ctx, c.timeout, func(ctx context.Context) (err error) {
+			*st, err = db.PrepareContext(ctx, texts[i])
+			return err
+		})
+		if err != nil {
 			c.closeStmts()
 			return nil, fmt.Errorf("sqlcache: table %s: prepare %q: %w", cfg.table, texts[i], err)
 		}
@@ -239,12 +294,23 @@ func New(ctx context.Context, db *sql.DB, opts ...Option) (*Cache, error) {
 	return c, nil
 }
 
+// within calls f with ctx bounded by d: New bounds each of its steps, and
+// Clear and DeleteExpired each statement, as a call is bounded.
+func within(ctx context.Context, d time.Duration, f func(ctx context.Context) error) error {
+	ctx, cancel := calltimeout.Bound(ctx, d)
+	defer cancel()
+	return f(ctx)
+}
+
 // newConfig applies opts to the defaults and checks the table name and the
 // prefix, which open does too before it opens a database.
 func newConfig(opts []Option) (config, error) {
-	cfg := config{table: DefaultTable, createTable: true}
+	cfg := config{table: DefaultTable, createTable: true, timeout: calltimeout.Default}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if err := calltimeout.Check("sqlcache", cfg.timeout); err != nil {
+		return cfg, err
 	}
 	if !identifier.MatchString(cfg.table) {
 		return cfg, fmt.Errorf("sqlcache: table name %q: want letters, digits and underscores, not starting with a digit, at most 59 bytes", cfg.table)
@@ -260,27 +326,52 @@ func newConfig(opts []Option) (config, error) {
 // a concurrent creator of the same name (both pass the check, one fails on
 // a unique index of the catalog), so there the statements hold a
 // transaction-scoped advisory lock named after them first.
-func createTable(ctx context.Context, db *sql.DB, d Dialect, create []string) (err error) {
-	tx, err := db.BeginTx(ctx, nil)
+func createTable(ctx context.Context, db *sql.DB, d Dialect, create []string) error {
+	return inTx(ctx, db, func(conn *sql.Conn) error {
+		if d == Postgres {
+			if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", create[0]); err != nil {
+				return err
+			}
+		}
+		for _, q := range create {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs f in a transaction on a connection of its own, with BEGIN and
+// COMMIT sent as statements, which ctx bounds like any other:
+// go-sql-driver/mysql does not watch the context of (*sql.Tx).Commit, which
+// then waits for as long as a server that stopped answering makes it.
+// Unless the COMMIT succeeds, the connection is discarded rather than put
+// back in the pool, perhaps in the middle of the transaction; closing it
+// rolls back what was not committed. So only the error of the COMMIT
+// itself can be uncertain.
+func inTx(ctx context.Context, db *sql.DB, f func(conn *sql.Conn) error) error {
+	conn, err := db.Conn(ctx)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
+	defer conn.Close()
+	if _, err = conn.ExecContext(ctx, "BEGIN"); err == nil {
+		err = f(conn)
+	}
+	if err == nil {
+		// Every statement of the transaction succeeded, so COMMIT
+		// commits or fails with an error. unsent explains why its
+		// errors cannot be taken for unsent.
+		if _, err = conn.ExecContext(ctx, "COMMIT"); err == nil {
+			return nil
 		}
-	}()
-	if d == Postgres {
-		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", create[0]); err != nil {
-			return err
+		if !refused(err) {
+			err = uncertain.Wrap(err)
 		}
 	}
-	for _, q := range create {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+	conn.Raw(func(any) error { return driver.ErrBadConn })
+	return err
 }
 
 // keyRange returns the condition on k that selects every key starting with
@@ -343,6 +434,111 @@ func (c *Cache) open(ctx context.Context) error {
 		return cache.ErrClosed
 	}
 	return nil
+}
+
+// begin starts a call: it does what open does, and returns ctx bounded by
+// the Cache's timeout and the function that ends the call, which the
+// caller defers.
+func (c *Cache) begin(ctx context.Context) (context.Context, func(), error) {
+	if err := c.open(ctx); err != nil {
+		return ctx, func() {}, err
+	}
+	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
+	return ctx, func() { cancel(); c.mu.RUnlock() }, nil
+}
+
+// changed returns how many rows a statement that changes rows changed,
+// from what ExecContext returned. Its error matches cache.ErrUncertain
+// unless the statement certainly changed nothing.
+func changed(res sql.Result, err error) (int64, error) {
+	if err != nil {
+		return 0, failWrite(err)
+	}
+	n, err := res.RowsAffected()
+	// The statement was applied, but to how many rows is unknown.
+	return n, uncertain.Wrap(err)
+}
+
+// failWrite returns err, the error of a statement that changes rows, made
+// to match cache.ErrUncertain unless the database refused the statement or
+// the statement never reached it.
+func failWrite(err error) error {
+	if refused(err) || unsent(err) {
+		return err
+	}
+	return uncertain.Wrap(err)
+}
+
+// refused reports whether err is the database's error reply to a
+// statement, which then changed nothing (a COMMIT that fails rolls back),
+// unless it says that the database is closing the connection (SQLSTATE
+// class 08, or 57P: an administrator's or a crash's shutdown), which can
+// happen between a commit and its reply.
+func refused(err error) bool {
+	var state interface{ SQLState() string }
+	if errors.As(err, &state) && (strings.HasPrefix(state.SQLState(), "08") || strings.HasPrefix(state.SQLState(), "57P")) {
+		return false
+	}
+	return is(err, databaseErrors)
+}
+
+// unsent reports whether err says that the statement never reached the
+// database: database/sql could get no connection, or the driver returned
+// driver.ErrBadConn, which go-sql-driver/mysql and modernc.org/sqlite do
+// only when nothing was sent (database/sql then tries another connection,
+// up to three times), or the error says so itself (pgx's SafeToRetry, a
+// failure to connect). pgx (v5.12) breaks the rule for a statement without
+// arguments, which it sends with the simple protocol: when the reply is
+// lost, it reports the connection it closed as safe to retry, and
+// database/sql sends the statement again. The adapter's only such
+// statements are Clear's DELETE without a prefix, which may run twice, and
+// inTx's BEGIN and COMMIT, whose errors it does not take for unsent.
+func unsent(err error) bool {
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
+		is(err, connectErrors) || uncertain.Unsent(err)
+}
+
+// errType names the type of an error by its package path (a prefix of it,
+// so that any major version matches) and its name, so that this package
+// need not import the drivers whose errors it tells apart.
+type errType struct{ pkg, name string }
+
+// databaseErrors are the types of the errors that the drivers Dialect
+// knows return for the database's error reply.
+var databaseErrors = []errType{
+	{"github.com/jackc/pgx", "PgError"},
+	{"github.com/lib/pq", "Error"},
+	{"github.com/go-sql-driver/mysql", "MySQLError"},
+	{"modernc.org/sqlite", "Error"},
+	{"github.com/mattn/go-sqlite3", "Error"},
+}
+
+// connectErrors are the types of the errors of drivers that failed to open
+// a connection, before any statement could be sent on it.
+var connectErrors = []errType{{"github.com/jackc/pgx", "ConnectError"}}
+
+// is reports whether err, or an error it wraps, is of one of types.
+func is(err error, types []errType) bool {
+	for err != nil {
+		t := reflect.TypeOf(err)
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		for _, et := range types {
+			if t.Name() == et.name && strings.HasPrefix(t.PkgPath(), et.pkg) {
+				return true
+			}
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			return slices.ContainsFunc(u.Unwrap(), func(err error) bool { return is(err, types) })
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // key returns the stored form of key (see the package documentation). Its
@@ -434,13 +630,14 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 // get runs the get statement for Get and GetWithTTL: the value of the row
 // that is live now, and its exp column.
 func (c *Cache) get(ctx context.Context, key string) ([]byte, int64, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return nil, 0, err
 	}
-	defer c.mu.RUnlock()
 	var v []byte
 	var exp int64
-	err := c.st.get.QueryRowContext(ctx, c.key(key), now()).Scan(&v, &exp)
+	err = c.st.get.QueryRowContext(ctx, c.key(key), now()).Scan(&v, &exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, 0, c.wrap("get", key, cache.ErrNotFound)
 	}
@@ -452,12 +649,13 @@ func (c *Cache) get(ctx context.Context, key string) ([]byte, int64, error) {
 
 // Has reports whether key has an unexpired entry.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return false, err
 	}
-	defer c.mu.RUnlock()
 	var one int
-	err := c.st.has.QueryRowContext(ctx, c.key(key), now()).Scan(&one)
+	err = c.st.has.QueryRowContext(ctx, c.key(key), now()).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -472,11 +670,12 @@ func (c *Cache) Set(ctx context.Context, key string, v []byte, ttl time.Duration
 	if err := c.check(key, v, ttl); err != nil {
 		return err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return err
 	}
-	defer c.mu.RUnlock()
-	if _, err := c.st.set.ExecContext(ctx, c.key(key), value(v), expiry(ttl)); err != nil {
+	if _, err := changed(c.st.set.ExecContext(ctx, c.key(key), value(v), expiry(ttl))); err != nil {
 		return c.wrap("set", key, err)
 	}
 	return nil
@@ -488,10 +687,11 @@ func (c *Cache) Add(ctx context.Context, key string, v []byte, ttl time.Duration
 	if err := c.check(key, v, ttl); err != nil {
 		return false, err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return false, err
 	}
-	defer c.mu.RUnlock()
 	added, err := c.add(ctx, c.key(key), value(v), expiry(ttl), now())
 	if err != nil {
 		return false, c.wrap("add", key, err)
@@ -504,26 +704,19 @@ func (c *Cache) add(ctx context.Context, k, v []byte, exp, now int64) (bool, err
 	if c.dialect == MySQL {
 		args = append(args, now) // the expiry test appears twice
 	}
-	res, err := c.st.add.ExecContext(ctx, args...)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
+	n, err := changed(c.st.add.ExecContext(ctx, args...))
 	return n > 0, err
 }
 
 // Delete removes key and reports whether an unexpired entry existed. An
 // expired row is left for DeleteExpired.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return false, err
 	}
-	defer c.mu.RUnlock()
-	res, err := c.st.del.ExecContext(ctx, c.key(key), now())
-	if err != nil {
-		return false, c.wrap("delete", key, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := changed(c.st.del.ExecContext(ctx, c.key(key), now()))
 	if err != nil {
 		return false, c.wrap("delete", key, err)
 	}
@@ -533,10 +726,11 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 // Increment adds delta to the counter under key; see the package
 // documentation for how it stays atomic.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return 0, err
 	}
-	defer c.mu.RUnlock()
 	n, err := c.increment(ctx, c.key(key), delta)
 	if err != nil {
 		return 0, c.wrap("increment", key, err)
@@ -544,6 +738,8 @@ func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, 
 	return n, nil
 }
 
+// increment tries again only when its last write certainly changed
+// nothing: the row it read had changed, or another writer created it.
 func (c *Cache) increment(ctx context.Context, k []byte, delta int64) (int64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -573,11 +769,8 @@ func (c *Cache) increment(ctx context.Context, k []byte, delta int64) (int64, er
 		if err != nil || delta == 0 {
 			return sum, err
 		}
-		res, err := c.st.swap.ExecContext(ctx, cache.FormatInt(sum), k, old, exp)
-		if err != nil {
-			return 0, err
-		}
-		if swapped, err := res.RowsAffected(); err != nil || swapped > 0 {
+		swapped, err := changed(c.st.swap.ExecContext(ctx, cache.FormatInt(sum), k, old, exp))
+		if err != nil || swapped > 0 {
 			return sum, err
 		}
 	}
@@ -585,10 +778,11 @@ func (c *Cache) increment(ctx context.Context, k []byte, delta int64) (int64, er
 
 // GetMany returns the hits among keys, with one query per 500 keys.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return nil, err
 	}
-	defer c.mu.RUnlock()
 	hits := make(map[string][]byte, len(keys))
 	for chunk := range batches(keys) {
 		if err := c.getMany(ctx, chunk, hits); err != nil {
@@ -650,14 +844,15 @@ func batches(keys []string) func(yield func([]string) bool) {
 
 // SetMany stores every item with the same ttl, in one transaction: either
 // every item is stored or none is.
-func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) (err error) {
+func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.Duration) error {
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return err
 	}
-	defer c.mu.RUnlock()
 	if len(items) == 0 {
 		return nil
 	}
@@ -666,16 +861,6 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 			return err
 		}
 	}
-	tx, err := c.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlcache: set many: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tx.Rollback()
-			err = fmt.Errorf("sqlcache: set many: %w", err)
-		}
-	}()
 	// Rows are written in key order, so that concurrent SetMany
 	// transactions take their row locks in the same order and cannot
 	// deadlock on one another (InnoDB reports such a deadlock as error
@@ -686,67 +871,101 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 		stored[key] = c.key(key)
 	}
 	slices.SortFunc(keys, func(a, b string) int { return bytes.Compare(stored[a], stored[b]) })
-	st := tx.StmtContext(ctx, c.st.set)
 	exp := expiry(ttl)
-	for _, key := range keys {
-		if _, err := st.ExecContext(ctx, stored[key], value(items[key]), exp); err != nil {
+	err = inTx(ctx, c.db, func(conn *sql.Conn) error {
+		st, err := conn.PrepareContext(ctx, c.sql.set)
+		if err != nil {
 			return err
 		}
+		defer st.Close()
+		for _, key := range keys {
+			if _, err := st.ExecContext(ctx, stored[key], value(items[key]), exp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("sqlcache: set many: %w", err)
 	}
-	return tx.Commit()
+	return nil
 }
 
 // DeleteMany removes keys and reports how many unexpired entries existed,
 // with one statement per 500 keys.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, end, err := c.begin(ctx)
+	defer end()
+	if err != nil {
 		return 0, err
 	}
-	defer c.mu.RUnlock()
 	deleted := 0
 	for chunk := range batches(keys) {
 		q, args, _ := c.inList(c.sql.delIn, chunk)
-		n, err := c.exec(ctx, q, args...)
-		deleted += n
+		n, err := changed(c.db.ExecContext(ctx, q, args...))
 		if err != nil {
-			return deleted, fmt.Errorf("sqlcache: delete many: %w", err)
+			return deleted, fmt.Errorf("sqlcache: delete many: %w", partly(err, deleted))
 		}
+		deleted += int(n)
 	}
 	return deleted, nil
 }
 
-func (c *Cache) exec(ctx context.Context, q string, args ...any) (int, error) {
-	res, err := c.db.ExecContext(ctx, q, args...)
-	if err != nil {
-		return 0, err
+// partly returns err, the error of a statement of a call whose earlier
+// statements changed done rows, made to match cache.ErrUncertain if they
+// did: the call has been applied in part.
+func partly(err error, done int) error {
+	if done > 0 {
+		return uncertain.Wrap(err)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return err
 }
 
-// Clear deletes every row under the prefix with one statement, or every row
-// of the table when there is no prefix.
+// Clear deletes every row under the prefix, or every row of the table when
+// there is no prefix, in batches.
 func (c *Cache) Clear(ctx context.Context) error {
 	if err := c.open(ctx); err != nil {
 		return err
 	}
 	defer c.mu.RUnlock()
-	if _, err := c.exec(ctx, c.clear, c.rangeArgs...); err != nil {
+	if _, err := c.deleteBatches(ctx, c.clear, c.rangeArgs...); err != nil {
 		return fmt.Errorf("sqlcache: clear: %w", err)
 	}
 	return nil
 }
 
 // DeleteExpired deletes the expired rows under the prefix (of the whole
-// table without one) with one statement, which the index on exp answers.
+// table without one) in batches, which the index on exp finds.
 func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 	if err := c.open(ctx); err != nil {
 		return 0, err
 	}
 	defer c.mu.RUnlock()
-	n, err := c.exec(ctx, c.sweep, append([]any{now()}, c.rangeArgs...)...)
+	n, err := c.deleteBatches(ctx, c.sweep, append([]any{now()}, c.rangeArgs...)...)
 	if err != nil {
 		return n, fmt.Errorf("sqlcache: delete expired: %w", err)
 	}
 	return n, nil
+}
+
+// deleteBatches runs q, which deletes at most batchSize rows, until it
+// deletes fewer, each time bounded by the Cache's timeout, so that a large
+// table takes as many statements as it needs while a database that stops
+// answering still ends the call. It returns how many rows it deleted.
+func (c *Cache) deleteBatches(ctx context.Context, q string, args ...any) (int, error) {
+	deleted := 0
+	for {
+		var n int64
+		err := within(ctx, c.timeout, func(ctx context.Context) (err error) {
+			n, err = changed(c.db.ExecContext(ctx, q, args...))
+			return err
+		})
+		if err != nil {
+			return deleted, partly(err, deleted)
+		}
+		deleted += int(n)
+		if n < batchSize {
+			return deleted, nil
+		}
+	}
 }
