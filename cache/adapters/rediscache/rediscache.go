@@ -64,13 +64,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
 	"github.com/cachelib-go/cachelib/internal/calltimeout"
+	"github.com/cachelib-go/cachelib/internal/uncertain"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -242,13 +242,11 @@ func fail(ctx context.Context, op string, err error) error {
 // attempt's error tells about the only one.
 func failWrite(ctx context.Context, op string, err error, sentOnce bool) error {
 	var rerr redis.Error
-	var operr *net.OpError
 	switch {
 	case errors.As(err, &rerr):
-	case sentOnce && errors.Is(err, redis.ErrPoolTimeout):
-	case sentOnce && errors.As(err, &operr) && operr.Op == "dial":
+	case sentOnce && (errors.Is(err, redis.ErrPoolTimeout) || uncertain.Unsent(err)):
 	default:
-		err = fmt.Errorf("%w: %w", cache.ErrUncertain, err)
+		err = uncertain.Wrap(err)
 	}
 	return fail(ctx, op, err)
 }
