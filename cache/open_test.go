@@ -103,7 +103,7 @@ func TestRegisterMisuse(t *testing.T) {
 			call()
 		}()
 	}
-	cache.Register("test-ok+v1.2", open)
+	cache.RegisterForTest(t, "test-ok+v1.2", open)
 	if !slices.Contains(cache.Schemes(), "test-ok+v1.2") {
 		t.Errorf("a valid scheme was not registered: %v", cache.Schemes())
 	}
