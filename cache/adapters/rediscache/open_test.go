@@ -106,7 +106,7 @@ func TestOpenUnreachable(t *testing.T) {
 	if err == nil || errors.Is(err, cache.ErrInvalidURL) || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("Open of a closed port: %v; want a connection error without the password", err)
 	}
-	if !strings.Contains(err.Error(), "user:xxxxx@") {
+	if !strings.Contains(err.Error(), "xxxxx:xxxxx@") {
 		t.Errorf("error does not show the redacted URL: %v", err)
 	}
 }
