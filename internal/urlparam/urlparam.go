@@ -26,11 +26,16 @@ type Params struct {
 }
 
 // New returns the query parameters of u. A query that cannot be parsed is
-// reported by Err and Done.
+// reported by Err and Done, and so is a fragment, which no adapter reads.
 func New(u *url.URL) *Params {
 	q, err := url.ParseQuery(u.RawQuery)
 	p := &Params{q: q}
-	if err != nil {
+	switch {
+	case u.Fragment != "":
+		// The error does not quote the fragment: it may be the end of
+		// a password that held an unescaped '#'.
+		p.err = Errorf("a fragment (#...) is not part of a %s URL (write '#' in a password or a value as %%23)", u.Scheme)
+	case err != nil:
 		p.err = fmt.Errorf("%w: query: %w", cache.ErrInvalidURL, err)
 	}
 	return p
@@ -193,4 +198,30 @@ func (p *Params) Done() error {
 // URL other than its parameters.
 func Errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", cache.ErrInvalidURL, fmt.Sprintf(format, args...))
+}
+
+// NoUser returns an error for a URL with a user part, with or without a
+// password, for a scheme that has nothing to log in to; why says so. The
+// error does not quote the user part.
+func NoUser(u *url.URL, why string) error {
+	if u.User == nil {
+		return nil
+	}
+	return Errorf("a %s URL takes no user or password: %s", u.Scheme, why)
+}
+
+// Hosts returns the hosts of a URL whose host is a comma-separated list, as
+// in "memcached://h1:11211,h2:11211". An empty entry, which a client would
+// read as localhost or skip, and a host listed twice are errors.
+func Hosts(u *url.URL) ([]string, error) {
+	hosts := strings.Split(u.Host, ",")
+	for i, h := range hosts {
+		if h == "" {
+			return nil, Errorf("host list %q has an empty entry", u.Host)
+		}
+		if slices.Contains(hosts[:i], h) {
+			return nil, Errorf("host list %q names %s twice", u.Host, h)
+		}
+	}
+	return hosts, nil
 }
