@@ -287,6 +287,10 @@ func (r *redaction) hideInValue(v string) string {
 		if at := strings.LastIndexByte(rest[:end], '@'); at >= 0 {
 			v = v[:i+3] + r.hideUserinfo(rest[:at]) + rest[at:]
 		}
+		// Nothing reads the fragment of a URL given as a value either.
+		if hash := strings.IndexByte(v, '#'); hash >= 0 {
+			v = v[:hash+1] + r.hideAll(v[hash+1:])
+		}
 	}
 	var b strings.Builder
 	for v != "" {

@@ -84,6 +84,7 @@ func TestOpenErrorHidesCredentials(t *testing.T) {
 		"nosuch://host/db?_pragma=key(%27s3cret%27)",
 		"nosuch://host/db?endpoint=http://u:s3cret@proxy:8000",
 		"nosuch://host/db?endpoint=http://s3cret@proxy:8000",
+		"nosuch://host/db?endpoint=http://proxy:8000%23s3cret",
 		"nosuch://host/db#s3cret",
 		"nosuch://host/db?password=s3cret&x=%zz",
 		"redis://user:s3cret/x@host/0",  // the parser's error quotes the "port"

@@ -9,6 +9,7 @@ package urlparam
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -212,7 +213,8 @@ func NoUser(u *url.URL, why string) error {
 
 // Hosts returns the hosts of a URL whose host is a comma-separated list, as
 // in "memcached://h1:11211,h2:11211". An empty entry, which a client would
-// read as localhost or skip, and a host listed twice are errors.
+// read as localhost or skip, a host listed twice and a port that is not a
+// number (url.Parse checks only the last one) are errors.
 func Hosts(u *url.URL) ([]string, error) {
 	hosts := strings.Split(u.Host, ",")
 	for i, h := range hosts {
@@ -221,6 +223,11 @@ func Hosts(u *url.URL) ([]string, error) {
 		}
 		if slices.Contains(hosts[:i], h) {
 			return nil, Errorf("host list %q names %s twice", u.Host, h)
+		}
+		if _, port, err := net.SplitHostPort(h); err == nil {
+			if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+				return nil, Errorf("host %s: want a port number", h)
+			}
 		}
 	}
 	return hosts, nil

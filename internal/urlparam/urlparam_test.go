@@ -151,6 +151,10 @@ func TestHosts(t *testing.T) {
 		",h2:2":          `host list ",h2:2" has an empty entry`,
 		"h1:1,":          `host list "h1:1," has an empty entry`,
 		"h1:1,h2:2,h1:1": `host list "h1:1,h2:2,h1:1" names h1:1 twice`,
+		"h1:x,h2:2":      "host h1:x: want a port number",
+		"h1:0,h2:2":      "host h1:0: want a port number",
+		"h1:65536,h2:2":  "host h1:65536: want a port number",
+		"h1,[::1]":       "[h1 [::1]]",
 	} {
 		hosts, err := Hosts(&url.URL{Scheme: "x", Host: host})
 		got := fmt.Sprint(hosts)
