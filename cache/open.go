@@ -358,7 +358,8 @@ func (e *hiddenError) Error() string {
 			start, end := i+at, i+at+len(form)
 			// A secret that starts or ends with a letter or digit is
 			// hidden where it is a word of its own, not inside a
-			// longer one ("root" in "sslrootcert").
+			// longer one ("root" in "sslrootcert", "cachelib" in
+			// "cachelib_cache").
 			if joined(text, start-1, start) || joined(text, end, end-1) {
 				i = start + 1
 				continue
@@ -384,14 +385,15 @@ func lowerASCII(s string) string {
 }
 
 // joined reports whether the bytes at outside and inside of s, one just
-// outside a match and one inside it, are both ASCII letters or digits.
+// outside a match and one inside it, both belong to a word: an ASCII
+// letter, digit or '_', as in an identifier.
 func joined(s string, outside, inside int) bool {
 	word := func(i int) bool {
 		if i < 0 || i >= len(s) {
 			return false
 		}
 		c := s[i]
-		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_'
 	}
 	return word(outside) && word(inside)
 }
