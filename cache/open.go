@@ -87,7 +87,7 @@ func Schemes() []string {
 // ErrInvalidURL or the error met while connecting. They never show a
 // credential: the URL is shown with its user part, user name included,
 // and the values of parameters whose names suggest a credential (pass,
-// pwd, secret, token, key, auth, cred, sig, in any case) replaced by
+// pwd, secret, token, key, auth, cred, sig, user, in any case) replaced by
 // "xxxxx", and the error text hides those values wherever a driver quotes
 // them.
 //
@@ -147,12 +147,13 @@ func maskQuoted(text string) string {
 const mask = "xxxxx"
 
 // credentialWords are the words that make a parameter name, or the name of
-// an item of a name:value list, say that its value is a credential (in any
-// case: "password", "_auth_pass", "X-Amz-Signature", "AWS_SESSION_TOKEN",
-// "apiKey", "sig" of Azure SAS tokens). Some innocent names match too
-// ("authSource", "keepalives"); hiding their values costs only a little
-// detail in an error message.
-var credentialWords = []string{"pass", "pwd", "secret", "token", "key", "auth", "cred", "sig"}
+// an item of a name:value list, say that its value is a credential or half
+// of one (in any case: "password", "_auth_pass", "X-Amz-Signature",
+// "AWS_SESSION_TOKEN", "apiKey", "sig" of Azure SAS tokens, "user" and
+// "username" as the user part is hidden too). Some innocent names match
+// too ("authSource", "keepalives"); hiding their values costs only a
+// little detail in an error message.
+var credentialWords = []string{"pass", "pwd", "secret", "token", "key", "auth", "cred", "sig", "user"}
 
 // credentialName reports whether name says that its value is a credential.
 func credentialName(name string) bool {

@@ -77,6 +77,8 @@ func TestOpenErrorHidesCredentials(t *testing.T) {
 		"nosuch://host/db?credentials=s3cret",
 		"nosuch://host/db?Auth=s3cret",
 		"nosuch://host/db?AccessToken=s3cret",
+		"nosuch://host/db?user=s3cret",
+		"redis+sentinel://host/db?master_name=m&username=s3cret",
 		"nosuch://host/db?authMechanismProperties=SERVICE_NAME:x,AWS_SESSION_TOKEN:s3cret",
 		"nosuch://host/db?opts=SERVICE_NAME:x,AWS_SESSION_TOKEN:s3cret",
 		"nosuch://host/db?connectionAttributes=app:x,_PASSWORD:s3cret",
