@@ -9,6 +9,7 @@ package urlparam
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -155,13 +156,27 @@ func (p *Params) Bool(name string, def bool) bool {
 // Err returns the first error met reading parameters.
 func (p *Params) Err() error { return p.err }
 
+// Single returns Err or, failing that, an error for a parameter not read
+// yet that is given more than once, unless lists names it: a client
+// library that reads it would keep one of its values, the first or the
+// last, without a word. lists are the parameters the client reads as
+// lists, such as MongoDB's readPreferenceTags.
+func (p *Params) Single(lists ...string) error {
+	for _, k := range slices.Sorted(maps.Keys(p.q)) {
+		if vs := p.q[k]; len(vs) > 1 && !slices.Contains(lists, k) {
+			p.fail(k, strings.Join(vs, ","), "given once")
+		}
+	}
+	return p.err
+}
+
 // Rest returns the parameters not read, encoded as a query, for a client
-// library that parses its own; an adapter that does so must call Err
+// library that parses its own; an adapter that does so must call Single
 // rather than Done.
 func (p *Params) Rest() string { return p.q.Encode() }
 
 // Unread returns a copy of the parameters not read, for an adapter that
-// edits them before handing them on; like Rest, it goes with Err.
+// edits them before handing them on; like Rest, it goes with Single.
 func (p *Params) Unread() url.Values {
 	q := make(url.Values, len(p.q))
 	for k, vs := range p.q {

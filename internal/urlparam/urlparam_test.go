@@ -118,6 +118,25 @@ func TestFragment(t *testing.T) {
 	}
 }
 
+// Single refuses a parameter not read yet that is given twice, which a
+// client would read as one of its values, unless the client reads it as a
+// list.
+func TestSingle(t *testing.T) {
+	for query, want := range map[string]string{
+		"a=1&b=2":                   "",
+		"a=1&a=1":                   `parameter a="1,1": want given once`,
+		"a=1&tags=x&tags=y":         "",
+		"prefix=p&prefix=q&a=1&a=2": `parameter prefix="p,q": want given once`, // the first error
+	} {
+		p := params(t, query)
+		p.String("prefix", "")
+		err := p.Single("tags")
+		if want == "" && err != nil || want != "" && (!errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want)) {
+			t.Errorf("?%s: Single = %v; want %q", query, err, want)
+		}
+	}
+}
+
 // NoUser refuses a user part, with or without a password, without quoting
 // it.
 func TestNoUser(t *testing.T) {

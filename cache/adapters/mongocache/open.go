@@ -55,7 +55,7 @@ const disconnectTimeout = 10 * time.Second
 func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	p := urlparam.New(u)
 	prefix := p.String("prefix", "")
-	if err := p.Err(); err != nil {
+	if err := p.Single("readPreferenceTags"); err != nil {
 		return nil, err
 	}
 	if u.Opaque != "" || u.Host == "" {

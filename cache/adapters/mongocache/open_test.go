@@ -110,6 +110,7 @@ func TestOpenBadURLs(t *testing.T) {
 		"mongodb://u:s3cret@h:1/db/c#s3cret":                        "a fragment (#...) is not part of a mongodb URL",
 		"mongodb://u:s3cret@h1:1,,h2:2/db/c":                        `host list "h1:1,,h2:2" has an empty entry`,
 		"mongodb://u:s3cret@h1:1,h1:1/db/c":                         `host list "h1:1,h1:1" names h1:1 twice`,
+		"mongodb://u:s3cret@h:1/db/c?appName=a&appName=b":           `parameter appName="a,b": want given once`,
 	})
 }
 

@@ -109,7 +109,7 @@ func open(parse parser) cache.OpenFunc {
 		if p.Bool("unprefixed_clear", false) {
 			opts = append(opts, WithUnprefixedClear())
 		}
-		if err := p.Err(); err != nil {
+		if err := p.Single(); err != nil {
 			return nil, err
 		}
 		if u.Opaque != "" || u.Host == "" {

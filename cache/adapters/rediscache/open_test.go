@@ -111,6 +111,7 @@ func TestOpenBadURLs(t *testing.T) {
 		"redis+cluster://h1:1,,h2:2":                                                `host list "h1:1,,h2:2" has an empty entry`,
 		"redis+cluster://h1:x,h2:2":                                                 "host h1:x: want a port number",
 		"redis+cluster://,h2:2":                                                     `host list ",h2:2" has an empty entry`,
+		"redis://" + addr + "/0?dial_timeout=1s&dial_timeout=2s":                    `parameter dial_timeout="1s,2s": want given once`,
 	})
 }
 

@@ -171,7 +171,7 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Err(); err != nil {
+	if err := p.Single("_pragma"); err != nil {
 		return nil, err
 	}
 	if err := s.checkParams(p.Unread(), d); err != nil {
@@ -306,6 +306,11 @@ func postgresDSN(u *url.URL, p *urlparam.Params, _ sqlDriver) (string, error) {
 	if u.Opaque != "" {
 		return "", urlparam.Errorf("want %s://user:password@host:port/dbname", u.Scheme)
 	}
+	if u.Host != "" { // pgx reads an empty entry of a list as the default host
+		if _, err := urlparam.Hosts(u); err != nil {
+			return "", err
+		}
+	}
 	dsn := *u
 	dsn.Scheme, dsn.RawQuery = strings.ToLower(u.Scheme), p.Rest()
 	return dsn.String(), nil
@@ -325,6 +330,8 @@ func mysqlDSN(u *url.URL, p *urlparam.Params, _ sqlDriver) (string, error) {
 		return "", urlparam.Errorf("path %q is not a database name: %s", u.Path, want)
 	case u.Host != "" && socket != "":
 		return "", urlparam.Errorf("a host and a socket: give one of them")
+	case strings.Contains(u.Host, ","):
+		return "", urlparam.Errorf("a mysql URL takes one host: %s", want)
 	case u.Host == "" && socket == "":
 		return "", urlparam.Errorf("no host: %s", want)
 	}

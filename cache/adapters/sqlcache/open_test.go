@@ -21,14 +21,14 @@ import (
 )
 
 // withParams returns base with the query parameters kv (name, value, ...)
-// added.
+// set, in place of any value base gives them.
 func withParams(t testing.TB, base string, kv ...string) string {
 	t.Helper()
 	u, err := url.Parse(base)
 	must(t, err)
 	q := u.Query()
 	for i := 0; i+1 < len(kv); i += 2 {
-		q.Add(kv[i], kv[i+1])
+		q.Set(kv[i], kv[i+1])
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -471,20 +471,25 @@ func TestOpenBadURLs(t *testing.T) {
 		"postgres://u:s3cret@h/db?prefix=" + strings.Repeat("x", 1025): "prefix of 1025 bytes, at most 1024 allowed",
 		"postgres://u:s3cret@h/db?create_table=no":                     `create_table="no": want true or false`,
 		"postgres://u:s3cret@h/db?table=a&table=b":                     `table="a,b": want given once`,
-		"postgresql:h/db":                            "want postgresql://user:password@host:port/dbname",
-		"mysql://u:s3cret@127.0.0.1:1":               `path "" is not a database name`,
-		"mysql://u:s3cret@h/a/b":                     `path "/a/b" is not a database name`,
-		"mysql://u:s3cret@/db":                       "no host: want mysql://user:password@host:port/dbname",
-		"mysql://u:s3cret@h/db?socket=/x.sock":       "a host and a socket: give one of them",
-		"mysql://u:s3cret@h/db?clientFoundRows=true": `clientFoundRows="true": Add needs the default, false`,
-		"mysql://u:s3cret@h/db?timeout=soon":         `invalid duration "soon"`,
-		"sqlite://server/x.db":                       `host "server": the database file must be local`,
-		"sqlite://":                                  "sqlite URL without a database file",
-		"sqlite:///tmp/x.db?tabel=x&mode=ro&_fk=1":   "unknown parameter tabel (sqlite URLs take",
-		"sqlite://u:s3cret@/tmp/x.db":                "a sqlite URL takes no user or password",
-		"sqlite:///tmp/x.db#s3cret":                  "a fragment (#...) is not part of a sqlite URL",
-		"postgres://u:s3cret@h/db#s3cret":            "a fragment (#...) is not part of a postgres URL",
-		"mysql://u:s3cret@h/db#s3cret":               "a fragment (#...) is not part of a mysql URL",
-		"mysql://u:s3cret@h/db?strict=true":          "unknown parameter strict",
+		"postgresql:h/db":                                          "want postgresql://user:password@host:port/dbname",
+		"mysql://u:s3cret@127.0.0.1:1":                             `path "" is not a database name`,
+		"mysql://u:s3cret@h/a/b":                                   `path "/a/b" is not a database name`,
+		"mysql://u:s3cret@/db":                                     "no host: want mysql://user:password@host:port/dbname",
+		"mysql://u:s3cret@h/db?socket=/x.sock":                     "a host and a socket: give one of them",
+		"mysql://u:s3cret@h/db?clientFoundRows=true":               `clientFoundRows="true": Add needs the default, false`,
+		"mysql://u:s3cret@h/db?timeout=soon":                       `invalid duration "soon"`,
+		"sqlite://server/x.db":                                     `host "server": the database file must be local`,
+		"sqlite://":                                                "sqlite URL without a database file",
+		"sqlite:///tmp/x.db?tabel=x&mode=ro&_fk=1":                 "unknown parameter tabel (sqlite URLs take",
+		"sqlite://u:s3cret@/tmp/x.db":                              "a sqlite URL takes no user or password",
+		"sqlite:///tmp/x.db#s3cret":                                "a fragment (#...) is not part of a sqlite URL",
+		"postgres://u:s3cret@h/db#s3cret":                          "a fragment (#...) is not part of a postgres URL",
+		"mysql://u:s3cret@h/db#s3cret":                             "a fragment (#...) is not part of a mysql URL",
+		"mysql://u:s3cret@h/db?strict=true":                        "unknown parameter strict",
+		"mysql://u:s3cret@h1,h2/db":                                "a mysql URL takes one host",
+		"postgres://u:s3cret@h1,,h2/db":                            `host list "h1,,h2" has an empty entry`,
+		"postgres://u:s3cret@h/db?sslmode=disable&sslmode=require": `parameter sslmode="disable,require": want given once`,
+		"mysql://u:s3cret@h/db?timeout=1s&timeout=2s":              `parameter timeout="1s,2s": want given once`,
+		"sqlite:///tmp/x.db?_txlock=immediate&_txlock=deferred":    `parameter _txlock="immediate,deferred": want given once`,
 	})
 }
