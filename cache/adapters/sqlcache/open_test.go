@@ -2,6 +2,7 @@ package sqlcache_test
 
 import (
 	"cmp"
+	"database/sql"
 	"errors"
 	"net"
 	"net/url"
@@ -363,41 +364,38 @@ func TestOpenDriverParamLists(t *testing.T) {
 // and a session may set: the lists were read from PostgreSQL 15 and
 // MariaDB 10.11, and names that only MySQL has are left out of the check.
 func TestOpenSettingsExistOnServers(t *testing.T) {
-	pg := openPostgres(t)
-	var names []string
-	rows, err := pg.QueryContext(t.Context(), "SELECT lower(name) FROM pg_settings WHERE context IN ('user', 'superuser', 'backend', 'superuser-backend')")
-	must(t, err)
-	for rows.Next() {
-		var n string
-		must(t, rows.Scan(&n))
-		names = append(names, n)
-	}
-	must(t, rows.Err())
+	names := column(t, openPostgres(t), "SELECT lower(name) FROM pg_settings WHERE context IN ('user', 'superuser', 'backend', 'superuser-backend')")
 	for _, s := range sqlcache.Settings("postgres") {
 		if !slices.Contains(names, s) && s != "options" {
 			t.Errorf("PostgreSQL has no setting %s that a session may set", s)
 		}
 	}
 	my := openMySQL(t)
-	var version string
-	must(t, my.QueryRowContext(t.Context(), "SELECT VERSION()").Scan(&version))
-	if !strings.Contains(version, "MariaDB") {
+	if version := column(t, my, "SELECT VERSION()")[0]; !strings.Contains(version, "MariaDB") {
 		t.Skipf("the server is %s, not MariaDB", version)
 	}
-	names = names[:0]
-	rows, err = my.QueryContext(t.Context(), "SELECT lower(VARIABLE_NAME) FROM information_schema.SYSTEM_VARIABLES WHERE VARIABLE_SCOPE IN ('SESSION', 'SESSION ONLY') AND READ_ONLY = 'NO'")
-	must(t, err)
-	for rows.Next() {
-		var n string
-		must(t, rows.Scan(&n))
-		names = append(names, n)
-	}
-	must(t, rows.Err())
+	names = column(t, my, "SELECT lower(VARIABLE_NAME) FROM information_schema.SYSTEM_VARIABLES WHERE VARIABLE_SCOPE IN ('SESSION', 'SESSION ONLY') AND READ_ONLY = 'NO'")
 	for _, s := range sqlcache.Settings("mysql") {
 		if !slices.Contains(names, s) && !slices.Contains(sqlcache.MySQLOnly, s) {
 			t.Errorf("MariaDB has no session variable %s", s)
 		}
 	}
+}
+
+// column returns the one column of the rows query returns.
+func column(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
+	must(t, err)
+	defer rows.Close()
+	var values []string
+	for rows.Next() {
+		var v string
+		must(t, rows.Scan(&v))
+		values = append(values, v)
+	}
+	must(t, rows.Err())
+	return values
 }
 
 // Errors that come from the drivers do not show the password either.
