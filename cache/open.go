@@ -151,8 +151,8 @@ const mask = "xxxxx"
 // of one (in any case: "password", "_auth_pass", "X-Amz-Signature",
 // "AWS_SESSION_TOKEN", "apiKey", "sig" of Azure SAS tokens, "user" and
 // "username" as the user part is hidden too). Some innocent names match
-// too ("authSource", "keepalives"); hiding their values costs only a
-// little detail in an error message.
+// too ("authSource", "sslkey", which names a file); hiding their values
+// costs only a little detail in an error message.
 var credentialWords = []string{"pass", "pwd", "secret", "token", "key", "auth", "cred", "sig", "user"}
 
 // credentialName reports whether name says that its value is a credential.
