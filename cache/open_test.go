@@ -52,23 +52,78 @@ func TestOpenErrors(t *testing.T) {
 	}
 }
 
-// Errors show the URL with its password hidden, including a URL that does
-// not parse.
-func TestOpenErrorHidesPassword(t *testing.T) {
+// Errors show the URL with every part that may hold a credential hidden:
+// the user part (a user name alone is often a token), parameters whose
+// names say they hold one, name:value lists inside values, URLs inside
+// values, opaque and path forms of a user part, fragments, and a query or
+// URL that does not parse.
+func TestOpenErrorHidesCredentials(t *testing.T) {
 	for _, raw := range []string{
 		"nosuch://user:s3cret@host/x",
+		"nosuch://s3cret@host/x",
+		"nosuch://s3cret:pw@host/x",
 		"mem://user:s3cret@host",
 		"redis://user:s3cret@h:1:2/0",
 		"redis://user:s3cret@h:1/0?bad=1",
 		"nosuch:user:s3cret@host/db",
+		"nosuch:s3cret@host/db",
+		"nosuch:/s3cret@host/db",
 		"nosuch://host/db?password=s3cret&x=1",
 		"nosuch://host/db?sentinel_Password=s3cret",
+		"nosuch://host/db?_auth_pass=s3cret",
+		"nosuch://host/db?PWD=s3cret",
+		"nosuch://host/db?apiKey=s3cret",
+		"nosuch://host/db?X-Amz-Signature=s3cret",
+		"nosuch://host/db?credentials=s3cret",
+		"nosuch://host/db?Auth=s3cret",
+		"nosuch://host/db?AccessToken=s3cret",
+		"nosuch://host/db?user=s3cret",
+		"redis+sentinel://host/db?master_name=m&username=s3cret",
+		"nosuch://host/db?authMechanismProperties=SERVICE_NAME:x,AWS_SESSION_TOKEN:s3cret",
+		"nosuch://host/db?opts=SERVICE_NAME:x,AWS_SESSION_TOKEN:s3cret",
+		"nosuch://host/db?connectionAttributes=app:x,_PASSWORD:s3cret",
+		"nosuch://host/db?options=-c%20password%3Ds3cret",
+		"nosuch://host/db?_pragma=key(%27s3cret%27)",
 		"nosuch://host/db?endpoint=http://u:s3cret@proxy:8000",
+		"nosuch://host/db?endpoint=http://s3cret@proxy:8000",
+		"nosuch://host/db?endpoint=http://proxy:8000%23s3cret",
+		"nosuch://host/db#s3cret",
+		"nosuch://host/db?password=s3cret&x=%zz",
+		"redis://user:s3cret/x@host/0",  // the parser's error quotes the "port"
+		"redis://user:pass@host:s3cret", // and a bad escape
+		"redis://user:s3%cret@host/0",
 	} {
 		_, err := cache.Open(t.Context(), raw)
 		if err == nil || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "xxxxx") {
-			t.Errorf("Open(%q) = %v; want an error showing the URL without the password", raw, err)
+			t.Errorf("Open(%q) = %v; want an error showing the URL without the secret", raw, err)
 		}
+	}
+}
+
+// A driver's error may quote a part of the URL (pgx names the user it
+// connected as): the error Open returns hides every secret it hid in the
+// URL wherever it appears, and still wraps the driver's error.
+func TestOpenErrorHidesCredentialsQuotedByDrivers(t *testing.T) {
+	errDriver := errors.New("driver error")
+	cache.RegisterForTest(t, "test-quote", func(_ context.Context, u *url.URL) (cache.Adapter, error) {
+		pw, _ := u.User.Password()
+		return nil, fmt.Errorf("failed to connect to user=%s password=%s token=%q (%s): %w",
+			u.User.Username(), url.QueryEscape(pw), u.Query().Get("token"), u.Query().Get("authToken"), errDriver)
+	})
+	_, err := cache.Open(t.Context(), "test-quote://Us3r:p%40ss%2Fw0rd@host/?token=T0ken-1&authToken=Ab")
+	var oe *cache.OpenError
+	if !errors.Is(err, errDriver) || !errors.As(err, &oe) {
+		t.Fatalf("Open = %v; want an *OpenError wrapping the driver's error", err)
+	}
+	for _, secret := range []string{"Us3r", "p@ss/w0rd", "p%40ss%2Fw0rd", "T0ken-1"} {
+		if strings.Contains(err.Error(), secret) || strings.Contains(oe.Err.Error(), secret) {
+			t.Errorf("the error shows %q: %v", secret, err)
+		}
+	}
+	// A secret shorter than 4 bytes is hidden in the URL but not sought in
+	// the driver's text, where it would match ordinary words.
+	if want := "failed to connect to user=xxxxx password=xxxxx token=\"xxxxx\" (Ab): driver error"; !strings.HasSuffix(err.Error(), want) {
+		t.Errorf("Open = %v; want it to end with %q", err, want)
 	}
 }
 
@@ -103,7 +158,7 @@ func TestRegisterMisuse(t *testing.T) {
 			call()
 		}()
 	}
-	cache.Register("test-ok+v1.2", open)
+	cache.RegisterForTest(t, "test-ok+v1.2", open)
 	if !slices.Contains(cache.Schemes(), "test-ok+v1.2") {
 		t.Errorf("a valid scheme was not registered: %v", cache.Schemes())
 	}

@@ -28,9 +28,17 @@ func open(_ context.Context, u *url.URL) (cache.Adapter, error) {
 	dir := u.Path
 	switch {
 	case u.Opaque != "":
-		dir = u.Opaque
+		// An opaque path keeps its escapes; "file:my%20dir" means what
+		// "file:///abs/my%20dir" means.
+		var err error
+		if dir, err = url.PathUnescape(u.Opaque); err != nil {
+			return nil, urlparam.Errorf("path %q: %v", u.Opaque, err)
+		}
 	case u.Host != "" && u.Host != "localhost":
 		return nil, urlparam.Errorf("file URL with host %q: the folder must be local (file:///abs/path or file:rel/path)", u.Host)
+	}
+	if err := urlparam.NoUser(u, "file permissions decide who may use the folder (see mode)"); err != nil {
+		return nil, err
 	}
 	if dir == "" {
 		return nil, urlparam.Errorf("file URL without a folder (file:///abs/path or file:rel/path)")

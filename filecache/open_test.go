@@ -41,6 +41,13 @@ func TestOpenOptions(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("rel", "folder")); err != nil {
 		t.Errorf("file:rel/folder: %v", err)
 	}
+	// Its %XX escapes are read as in the path of file:///abs/path.
+	if err := cachetest.Open(t, "file:my%20folder").Set(t.Context(), "k", []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat("my folder"); err != nil {
+		t.Errorf("file:my%%20folder: %v", err)
+	}
 }
 
 func TestOpenBadURLs(t *testing.T) {
@@ -52,5 +59,10 @@ func TestOpenBadURLs(t *testing.T) {
 		"file:///tmp/x?janitor=5":      `janitor="5": want a duration such as`,
 		"file:///tmp/x?lock_timeout=0": `lock_timeout=0: want a positive duration`,
 		"file:///tmp/x?treshold=5":     "unknown parameter treshold (this scheme accepts parameters janitor, lock_timeout, mode, threshold)",
+		"file://u:s3cret@/tmp/x":       "a file URL takes no user or password: file permissions decide who may use the folder (see mode)",
+		"file://s3cret@localhost/tmp":  "a file URL takes no user or password",
+		"file:///tmp/x#s3cret":         "a fragment (#...) is not part of a file URL",
+		"file:rel#s3cret":              "a fragment (#...) is not part of a file URL",
+		"file:rel%zz":                  `path "rel%zz": invalid URL escape`,
 	})
 }

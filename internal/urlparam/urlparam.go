@@ -9,6 +9,8 @@ package urlparam
 
 import (
 	"fmt"
+	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -26,11 +28,16 @@ type Params struct {
 }
 
 // New returns the query parameters of u. A query that cannot be parsed is
-// reported by Err and Done.
+// reported by Err and Done, and so is a fragment, which no adapter reads.
 func New(u *url.URL) *Params {
 	q, err := url.ParseQuery(u.RawQuery)
 	p := &Params{q: q}
-	if err != nil {
+	switch {
+	case u.Fragment != "":
+		// The error does not quote the fragment: it may be the end of
+		// a password that held an unescaped '#'.
+		p.err = Errorf("a fragment (#...) is not part of a %s URL (write '#' in a password or a value as %%23)", u.Scheme)
+	case err != nil:
 		p.err = fmt.Errorf("%w: query: %w", cache.ErrInvalidURL, err)
 	}
 	return p
@@ -149,13 +156,27 @@ func (p *Params) Bool(name string, def bool) bool {
 // Err returns the first error met reading parameters.
 func (p *Params) Err() error { return p.err }
 
+// Single returns Err or, failing that, an error for a parameter not read
+// yet that is given more than once, unless lists names it: a client
+// library that reads it would keep one of its values, the first or the
+// last, without a word. lists are the parameters the client reads as
+// lists, such as MongoDB's readPreferenceTags.
+func (p *Params) Single(lists ...string) error {
+	for _, k := range slices.Sorted(maps.Keys(p.q)) {
+		if vs := p.q[k]; len(vs) > 1 && !slices.Contains(lists, k) {
+			p.fail(k, strings.Join(vs, ","), "given once")
+		}
+	}
+	return p.err
+}
+
 // Rest returns the parameters not read, encoded as a query, for a client
-// library that parses its own; an adapter that does so must call Err
+// library that parses its own; an adapter that does so must call Single
 // rather than Done.
 func (p *Params) Rest() string { return p.q.Encode() }
 
 // Unread returns a copy of the parameters not read, for an adapter that
-// edits them before handing them on; like Rest, it goes with Err.
+// edits them before handing them on; like Rest, it goes with Single.
 func (p *Params) Unread() url.Values {
 	q := make(url.Values, len(p.q))
 	for k, vs := range p.q {
@@ -210,4 +231,36 @@ func (p *Params) Timeout(def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// NoUser returns an error for a URL with a user part, with or without a
+// password, for a scheme that has nothing to log in to; why says so. The
+// error does not quote the user part.
+func NoUser(u *url.URL, why string) error {
+	if u.User == nil {
+		return nil
+	}
+	return Errorf("a %s URL takes no user or password: %s", u.Scheme, why)
+}
+
+// Hosts returns the hosts of a URL whose host is a comma-separated list, as
+// in "memcached://h1:11211,h2:11211". An empty entry, which a client would
+// read as localhost or skip, a host listed twice and a port that is not a
+// number (url.Parse checks only the last one) are errors.
+func Hosts(u *url.URL) ([]string, error) {
+	hosts := strings.Split(u.Host, ",")
+	for i, h := range hosts {
+		if h == "" {
+			return nil, Errorf("host list %q has an empty entry", u.Host)
+		}
+		if slices.Contains(hosts[:i], h) {
+			return nil, Errorf("host list %q names %s twice", u.Host, h)
+		}
+		if _, port, err := net.SplitHostPort(h); err == nil {
+			if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+				return nil, Errorf("host %s: want a port number", h)
+			}
+		}
+	}
+	return hosts, nil
 }

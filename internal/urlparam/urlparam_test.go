@@ -2,6 +2,7 @@ package urlparam
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -98,5 +99,94 @@ func TestRest(t *testing.T) {
 	}
 	if p.Err() != nil {
 		t.Errorf("Err = %v", p.Err())
+	}
+}
+
+// No adapter reads a fragment: one is an error, whatever else the URL
+// holds, and the error does not quote it (it may be a cut secret).
+func TestFragment(t *testing.T) {
+	for _, raw := range []string{"x://h/#s3cret", "x://h/?a=1#s3cret", "x:opaque#s3cret"} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := New(u)
+		p.String("a", "")
+		for name, err := range map[string]error{"Done": p.Done(), "Err": p.Err()} {
+			if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), "a fragment (#...)") || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("%s: %s = %v; want cache.ErrInvalidURL naming the fragment without quoting it", raw, name, err)
+			}
+		}
+	}
+}
+
+// Single refuses a parameter not read yet that is given twice, which a
+// client would read as one of its values, unless the client reads it as a
+// list.
+func TestSingle(t *testing.T) {
+	for query, want := range map[string]string{
+		"a=1&b=2":                   "",
+		"a=1&a=1":                   `parameter a="1,1": want given once`,
+		"a=1&tags=x&tags=y":         "",
+		"prefix=p&prefix=q&a=1&a=2": `parameter prefix="p,q": want given once`, // the first error
+	} {
+		p := params(t, query)
+		p.String("prefix", "")
+		err := p.Single("tags")
+		if want == "" && err != nil || want != "" && (!errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want)) {
+			t.Errorf("?%s: Single = %v; want %q", query, err, want)
+		}
+	}
+}
+
+// NoUser refuses a user part, with or without a password, without quoting
+// it.
+func TestNoUser(t *testing.T) {
+	for raw, want := range map[string]string{
+		"x://h/":              "",
+		"x://s3cret@h/":       "a x URL takes no user or password: no login",
+		"x://u:s3cret@h/":     "a x URL takes no user or password: no login",
+		"x://:s3cret@h/":      "a x URL takes no user or password: no login",
+		"x://@h/":             "a x URL takes no user or password: no login",
+		"x:///path":           "",
+		"x://s3cret@/path/db": "a x URL takes no user or password: no login",
+	} {
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = NoUser(u, "no login")
+		if want == "" && err != nil || want != "" && (!errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "s3cret")) {
+			t.Errorf("NoUser(%s) = %v; want %q", raw, err, want)
+		}
+	}
+}
+
+// Hosts splits a host list, and refuses an empty entry, which a client
+// would read as localhost or skip.
+func TestHosts(t *testing.T) {
+	for host, want := range map[string]string{
+		"h1:1":           "[h1:1]",
+		"h1:1,[::1]:2":   "[h1:1 [::1]:2]",
+		"h1:1,,h2:2":     `host list "h1:1,,h2:2" has an empty entry`,
+		",h2:2":          `host list ",h2:2" has an empty entry`,
+		"h1:1,":          `host list "h1:1," has an empty entry`,
+		"h1:1,h2:2,h1:1": `host list "h1:1,h2:2,h1:1" names h1:1 twice`,
+		"h1:x,h2:2":      "host h1:x: want a port number",
+		"h1:0,h2:2":      "host h1:0: want a port number",
+		"h1:65536,h2:2":  "host h1:65536: want a port number",
+		"h1,[::1]":       "[h1 [::1]]",
+	} {
+		hosts, err := Hosts(&url.URL{Scheme: "x", Host: host})
+		got := fmt.Sprint(hosts)
+		if err != nil {
+			got = err.Error()
+			if !errors.Is(err, cache.ErrInvalidURL) {
+				t.Errorf("Hosts(%q): %v does not wrap cache.ErrInvalidURL", host, err)
+			}
+		}
+		if !strings.Contains(got, want) {
+			t.Errorf("Hosts(%q) = %s; want %s", host, got, want)
+		}
 	}
 }

@@ -66,6 +66,11 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 		if e.Scheme != "http" && e.Scheme != "https" || e.Host == "" {
 			return nil, urlparam.Errorf("parameter endpoint=%q: want an http(s) URL such as http://127.0.0.1:8000", e.Redacted())
 		}
+		if e.User != nil || e.RawQuery != "" || e.Fragment != "" {
+			// The SDK reads the scheme, host and path of an endpoint;
+			// credentials come from its own chain.
+			return nil, urlparam.Errorf("parameter endpoint: want an http(s) URL without a user part, query or fragment")
+		}
 	}
 	if err := checkPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("%w: %w", cache.ErrInvalidURL, err)

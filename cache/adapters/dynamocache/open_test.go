@@ -101,5 +101,11 @@ func TestOpenBadURLs(t *testing.T) {
 		"dynamodb://cache?regoin=us-east-1":                    "unknown parameter regoin (this scheme accepts parameters create_table, endpoint, prefix, region)",
 		"dynamodb://cache?create_table=yes":                    `create_table="yes": want true or false`,
 		"dynamodb://cache?prefix=" + strings.Repeat("x", 2100): "prefix of 2100 bytes leaves no room",
+		"dynamodb://s3cret@cache":                              "a dynamodb URL carries no credentials",
+		"dynamodb://cache#s3cret":                              "a fragment (#...) is not part of a dynamodb URL",
+		"dynamodb://cache?endpoint=http://u:s3cret@h:1":        "parameter endpoint: want an http(s) URL without a user part",
+		"dynamodb://cache?endpoint=http://s3cret@h:1":          "parameter endpoint: want an http(s) URL without a user part",
+		"dynamodb://cache?endpoint=http://h:1%23s3cret":        "parameter endpoint: want an http(s) URL without a user part, query or fragment",
+		"dynamodb://cache?endpoint=http://h:1%3Fx%3D1":         "parameter endpoint: want an http(s) URL without a user part, query or fragment",
 	})
 }

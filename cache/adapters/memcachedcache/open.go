@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"strings"
 
 	"github.com/bradfitz/gomemcache/memcache"
 	"github.com/cachelib-go/cachelib/cache"
@@ -33,6 +32,13 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	if u.Opaque != "" || u.Host == "" || (u.Path != "" && u.Path != "/") {
 		return nil, urlparam.Errorf("want memcached://host:port[,host:port...]")
 	}
+	if err := urlparam.NoUser(u, "gomemcache speaks the text protocol, which has no login"); err != nil {
+		return nil, err
+	}
+	servers, err := urlparam.Hosts(u)
+	if err != nil {
+		return nil, err
+	}
 	p := urlparam.New(u)
 	opts := []Option{
 		WithPrefix(p.String("prefix", "")),
@@ -46,7 +52,6 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	if err := p.Done(); err != nil {
 		return nil, err
 	}
-	servers := strings.Split(u.Host, ",")
 	for i, s := range servers {
 		if _, _, err := net.SplitHostPort(s); err != nil {
 			servers[i] = net.JoinHostPort(s, "11211")

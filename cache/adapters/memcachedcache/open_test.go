@@ -141,6 +141,13 @@ func TestOpenBadURLs(t *testing.T) {
 		"memcached://h:1?max_value_size=-1":    `max_value_size="-1": want a positive size`,
 		"memcached://h:1?prefix=a&prefix=b":    `prefix="a,b": want given once`,
 		"memcached://h:1?generaton_refresh=1s": "unknown parameter generaton_refresh",
+		"memcached://u:s3cret@h:1":             "a memcached URL takes no user or password: gomemcache speaks the text protocol, which has no login",
+		"memcached://s3cret@h:1":               "a memcached URL takes no user or password",
+		"memcached://h:1#s3cret":               "a fragment (#...) is not part of a memcached URL",
+		"memcached://h1:1,,h2:2":               `host list "h1:1,,h2:2" has an empty entry`,
+		"memcached://,h2:2":                    `host list ",h2:2" has an empty entry`,
+		"memcached://h1:1,h1:1":                `host list "h1:1,h1:1" names h1:1 twice`,
+		"memcached://h1:x,h2:1":                `host h1:x: want a port number`,
 	})
 }
 

@@ -22,6 +22,9 @@ func open(_ context.Context, u *url.URL) (cache.Adapter, error) {
 	if u.Host != "" || u.Opaque != "" || (u.Path != "" && u.Path != "/") {
 		return nil, urlparam.Errorf("a mem URL names no host or path: want mem:// or mem://?capacity=64MiB")
 	}
+	if err := urlparam.NoUser(u, "an in-process cache has nothing to log in to"); err != nil {
+		return nil, err
+	}
 	p := urlparam.New(u)
 	capacity := p.Size("capacity", DefaultCapacity)
 	if err := p.Done(); err != nil {

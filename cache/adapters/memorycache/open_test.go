@@ -37,5 +37,9 @@ func TestOpenBadURLs(t *testing.T) {
 		"mem://?capacity=big": `capacity="big": want a positive size`,
 		"mem://?capacity=0":   `capacity="0": want a positive size`,
 		"mem://?capcity=1MiB": "unknown parameter capcity (this scheme accepts parameters capacity)",
+		"mem://u:s3cret@":     "a mem URL takes no user or password: an in-process cache has nothing to log in to",
+		"mem://s3cret@":       "a mem URL takes no user or password",
+		"mem://#s3cret":       "a fragment (#...) is not part of a mem URL",
+		"mem:s3cret":          "names no host or path",
 	})
 }

@@ -2,8 +2,10 @@ package mongocache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -27,7 +29,11 @@ import (
 // parameter belongs to this package: prefix is WithPrefix. Every other
 // parameter is an option of the driver's connection string (appName,
 // replicaSet, authSource, tls, serverSelectionTimeoutMS, ...); one the
-// driver does not know is an error here, where the driver would ignore it.
+// driver does not know is an error here, where the driver would ignore it;
+// so are a fragment and an empty or repeated entry in the host list, which
+// the driver skips. For mongodb+srv, a DNS lookup that fails is a
+// connection error, not an invalid URL (it looks up the SRV records while
+// reading the URL, without ctx, and once more when it connects).
 // As in any connection string, the database is also where the credentials
 // are checked unless authSource names another.
 //
@@ -49,11 +55,15 @@ const disconnectTimeout = 10 * time.Second
 func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	p := urlparam.New(u)
 	prefix := p.String("prefix", "")
-	if err := p.Err(); err != nil {
+	if err := p.Single("readPreferenceTags"); err != nil {
 		return nil, err
 	}
 	if u.Opaque != "" || u.Host == "" {
 		return nil, urlparam.Errorf("want %s://host:port/database/collection", u.Scheme)
+	}
+	// The driver skips an empty entry of a host list without a word.
+	if _, err := urlparam.Hosts(u); err != nil {
+		return nil, err
 	}
 	db, coll, err := namespace(u)
 	if err != nil {
@@ -70,7 +80,13 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	// read here first to find them (for mongodb+srv, that looks up the
 	// DNS records twice).
 	cs, err := connstring.ParseAndValidate(uri)
-	if err != nil {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		// The SRV lookup of mongodb+srv failed: the URL may well be
+		// right, and DNS answer later.
+		return nil, fmt.Errorf("mongocache: %w", err)
+	case err != nil:
 		return nil, fmt.Errorf("%w: %w", cache.ErrInvalidURL, err)
 	}
 	if len(cs.UnknownOptions) > 0 {

@@ -3,6 +3,7 @@ package mongocache_test
 import (
 	"context"
 	"errors"
+	"net"
 	"net/url"
 	"strings"
 	"testing"
@@ -84,7 +85,7 @@ func TestOpenUnreachable(t *testing.T) {
 	if took := time.Since(start); took > 10*time.Second {
 		t.Errorf("Open failed after %v: serverSelectionTimeoutMS=300 did not reach the driver", took)
 	}
-	if errors.Is(err, cache.ErrInvalidURL) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "user:xxxxx@") {
+	if errors.Is(err, cache.ErrInvalidURL) || strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "xxxxx:xxxxx@") {
 		t.Errorf("Open of a closed port: %v; want a connection error with the password hidden", err)
 	}
 }
@@ -106,5 +107,20 @@ func TestOpenBadURLs(t *testing.T) {
 		"mongodb://u:s3cret@h:1/db/c?serverSelectionTimeoutMS=soon": `invalid value for "serverSelectionTimeoutMS": "soon"`,
 		"mongodb://u:s3cret@h:1/db/c?authMechanism=BOGUS":           "invalid auth mechanism",
 		"mongodb+srv://u:s3cret@h:27017/db/c":                       "URI with srv must not include a port number",
+		"mongodb://u:s3cret@h:1/db/c#s3cret":                        "a fragment (#...) is not part of a mongodb URL",
+		"mongodb://u:s3cret@h1:1,,h2:2/db/c":                        `host list "h1:1,,h2:2" has an empty entry`,
+		"mongodb://u:s3cret@h1:1,h1:1/db/c":                         `host list "h1:1,h1:1" names h1:1 twice`,
+		"mongodb://u:s3cret@h:1/db/c?appName=a&appName=b":           `parameter appName="a,b": want given once`,
 	})
+}
+
+// A mongodb+srv:// name that DNS cannot resolve is a connection error, as
+// a server that does not answer is: DNS may answer later, and the URL may
+// well be right.
+func TestOpenSRVLookupFails(t *testing.T) {
+	_, err := cache.Open(t.Context(), "mongodb+srv://u:s3cret@nosuch.invalid/db/coll")
+	var dnsErr *net.DNSError
+	if err == nil || errors.Is(err, cache.ErrInvalidURL) || !errors.As(err, &dnsErr) || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("Open of an SRV name that does not resolve: %v; want the *net.DNSError, not cache.ErrInvalidURL", err)
+	}
 }

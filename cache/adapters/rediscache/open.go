@@ -2,9 +2,11 @@ package rediscache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/cachelib-go/cachelib/cache"
@@ -17,7 +19,7 @@ import (
 // in place of "redis" for TLS):
 //
 //	redis://[user:password@]host:port[/db][?prefix=app:]
-//	redis+cluster://[user:password@]host1:7000,host2:7001[?prefix=app:]
+//	redis+cluster://[user:password@]host1:7000,host2:7001[/0][?prefix=app:]
 //	redis+sentinel://[user:password@]host1:26379,host2:26379[/db]?master_name=mymaster[&prefix=app:]
 //
 // Three parameters belong to this package: prefix is WithPrefix,
@@ -28,8 +30,13 @@ import (
 // unknown one is an error. A host list names every node a cluster client
 // starts from, or every sentinel; for Sentinel, user and password are the
 // sentinel's, and the master's go in the username and password parameters.
-// The client is created with ContextTimeoutEnabled, and Open checks that
-// the server answers a PING within ctx. Close closes the client.
+// What go-redis would ignore is an error: a user name without a password
+// (it logs in only with a password), a database other than 0 for a
+// cluster, a database both in the path and in the db parameter, an empty
+// or repeated entry in a host list, and a fragment. The client is created
+// with ContextTimeoutEnabled (so context_timeout_enabled=false is refused),
+// and Open checks that the server answers a PING within ctx. Close closes
+// the client.
 func init() {
 	for _, tls := range []string{"", "s"} {
 		cache.Register("redis"+tls, open(parseSingle))
@@ -48,6 +55,9 @@ func parseSingle(s string) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkLogin("the user part", o.Username, o.Password); err != nil {
+		return nil, err
+	}
 	o.ContextTimeoutEnabled = true
 	return redis.NewClient(o), nil
 }
@@ -55,6 +65,9 @@ func parseSingle(s string) (redis.UniversalClient, error) {
 func parseCluster(s string) (redis.UniversalClient, error) {
 	o, err := redis.ParseClusterURL(s)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkLogin("the user part", o.Username, o.Password); err != nil {
 		return nil, err
 	}
 	o.ContextTimeoutEnabled = true
@@ -69,8 +82,23 @@ func parseSentinel(s string) (redis.UniversalClient, error) {
 	if o.MasterName == "" {
 		return nil, urlparam.Errorf("a Sentinel URL needs the master_name parameter")
 	}
+	if err := checkLogin("the user part (the sentinels' login)", o.SentinelUsername, o.SentinelPassword); err != nil {
+		return nil, err
+	}
+	if err := checkLogin("parameter username (the master's login)", o.Username, o.Password); err != nil {
+		return nil, err
+	}
 	o.ContextTimeoutEnabled = true
 	return redis.NewFailoverClient(o), nil
+}
+
+// checkLogin refuses a user name without a password, which go-redis would
+// drop without a word: it logs in (HELLO or AUTH) only with a password.
+func checkLogin(what, user, password string) error {
+	if user != "" && password == "" {
+		return urlparam.Errorf("%s has a user name but no password, which go-redis would ignore: give user:password, or :password for the default user", what)
+	}
+	return nil
 }
 
 func open(parse parser) cache.OpenFunc {
@@ -84,7 +112,7 @@ func open(parse parser) cache.OpenFunc {
 			opts = append(opts, WithUnprefixedClear())
 		}
 		opts = append(opts, WithTimeout(p.Timeout(calltimeout.Default)))
-		if err := p.Err(); err != nil {
+		if err := p.Single(); err != nil {
 			return nil, err
 		}
 		if u.Opaque != "" || u.Host == "" {
@@ -93,9 +121,13 @@ func open(parse parser) cache.OpenFunc {
 		// go-redis knows the schemes redis and rediss and takes one host;
 		// further hosts are its addr parameters.
 		gu := *u
-		gu.Scheme, _, _ = strings.Cut(u.Scheme, "+")
-		hosts := strings.Split(u.Host, ",")
-		if len(hosts) > 1 && gu.Scheme == u.Scheme {
+		scheme, topology, _ := strings.Cut(strings.ToLower(u.Scheme), "+")
+		gu.Scheme = scheme
+		hosts, err := urlparam.Hosts(u)
+		if err != nil {
+			return nil, err
+		}
+		if len(hosts) > 1 && topology == "" {
 			return nil, urlparam.Errorf("%s:// takes one host; a list of hosts is for %s+cluster:// or %s+sentinel://", u.Scheme, u.Scheme, u.Scheme)
 		}
 		for _, h := range hosts {
@@ -109,12 +141,30 @@ func open(parse parser) cache.OpenFunc {
 		if _, ok := rest["addr"]; ok {
 			return nil, urlparam.Errorf("list hosts as host1:port,host2:port rather than in addr parameters")
 		}
+		db := strings.Trim(u.Path, "/")
+		switch {
+		case topology == "cluster" && db != "" && db != "0":
+			// go-redis reads no database from a cluster URL.
+			return nil, urlparam.Errorf("a Redis Cluster has only database 0: want %s://host1:port,host2:port or .../0", u.Scheme)
+		case db != "" && rest.Has("db"):
+			// go-redis would take the parameter and drop the path.
+			return nil, urlparam.Errorf("database given twice, in the path and in the db parameter")
+		}
+		if v := rest.Get("context_timeout_enabled"); v != "" {
+			// go-redis reads it for Sentinel only; the adapter sets it.
+			if on, err := strconv.ParseBool(v); err == nil && !on {
+				return nil, urlparam.Errorf("context_timeout_enabled=false: rediscache needs the context's deadline to bound each command")
+			}
+		}
 		for _, h := range hosts[1:] {
 			rest.Add("addr", h)
 		}
 		gu.Host, gu.RawQuery = hosts[0], rest.Encode()
 		client, err := parse(gu.String())
-		if err != nil {
+		switch {
+		case errors.Is(err, cache.ErrInvalidURL):
+			return nil, err
+		case err != nil:
 			// go-redis reports the unknown parameters and bad values
 			// of a URL it cannot read.
 			return nil, fmt.Errorf("%w: %w (rediscache reads prefix, unprefixed_clear and timeout; go-redis reads the other parameters)", cache.ErrInvalidURL, err)

@@ -94,7 +94,30 @@ func TestOpenBadURLs(t *testing.T) {
 		"redis://" + addr + "/?unprefixed_clear=2": `unprefixed_clear="2": want true or false`,
 		"redis+cluster://" + addr + "?addr=h:1":    "list hosts as host1:port,host2:port",
 		"redis+sentinel://" + addr:                 "needs the master_name parameter",
+		// A cluster has only database 0.
+		"redis+cluster://" + addr + "/5":            "a Redis Cluster has only database 0",
+		"redis+cluster://" + addr + "/not-a-number": "a Redis Cluster has only database 0",
+		// go-redis logs in only with a password: a user alone is dropped.
+		"redis://s3cret@" + addr + "/0":                          "the user part has a user name but no password",
+		"redis+cluster://s3cret:@" + addr:                        "the user part has a user name but no password",
+		"redis+sentinel://s3cret@" + addr + "?master_name=m":     "the user part (the sentinels' login) has a user name but no password",
+		"redis+sentinel://" + addr + "?master_name=m&username=u": "parameter username (the master's login) has a user name but no password",
+		// A database in the path and in the db parameter: go-redis
+		// would take the parameter.
+		"redis://" + addr + "/3?db=1":                                               "database given twice",
+		"redis+sentinel://" + addr + "/3?db=1&master_name=m":                        "database given twice",
+		"redis+sentinel://" + addr + "?master_name=m&context_timeout_enabled=false": "context_timeout_enabled=false: rediscache needs the context's deadline",
+		"redis://" + addr + "/0#s3cret":                                             "a fragment (#...) is not part of a redis URL",
+		"redis+cluster://h1:1,,h2:2":                                                `host list "h1:1,,h2:2" has an empty entry`,
+		"redis+cluster://h1:x,h2:2":                                                 "host h1:x: want a port number",
+		"redis+cluster://,h2:2":                                                     `host list ",h2:2" has an empty entry`,
+		"redis://" + addr + "/0?dial_timeout=1s&dial_timeout=2s":                    `parameter dial_timeout="1s,2s": want given once`,
 	})
+}
+
+// A cluster URL may name database 0, the only one a cluster has.
+func TestOpenClusterDatabaseZero(t *testing.T) {
+	openURL(t, "redis+cluster://"+strings.Join(testenv.Addrs(t, envClusterAddrs, defClusterAddrs), ",")+"/0")
 }
 
 // A server that does not answer makes Open fail within its context, and
@@ -106,7 +129,7 @@ func TestOpenUnreachable(t *testing.T) {
 	if err == nil || errors.Is(err, cache.ErrInvalidURL) || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("Open of a closed port: %v; want a connection error without the password", err)
 	}
-	if !strings.Contains(err.Error(), "user:xxxxx@") {
+	if !strings.Contains(err.Error(), "xxxxx:xxxxx@") {
 		t.Errorf("error does not show the redacted URL: %v", err)
 	}
 }

@@ -2,11 +2,15 @@ package sqlcache_test
 
 import (
 	"cmp"
+	"database/sql"
 	"errors"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,17 +18,18 @@ import (
 	"github.com/cachelib-go/cachelib/cache/adapters/sqlcache"
 	"github.com/cachelib-go/cachelib/cache/cachetest"
 	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
 )
 
 // withParams returns base with the query parameters kv (name, value, ...)
-// added.
+// set, in place of any value base gives them.
 func withParams(t testing.TB, base string, kv ...string) string {
 	t.Helper()
 	u, err := url.Parse(base)
 	must(t, err)
 	q := u.Query()
 	for i := 0; i+1 < len(kv); i += 2 {
-		q.Add(kv[i], kv[i+1])
+		q.Set(kv[i], kv[i+1])
 	}
 	u.RawQuery = q.Encode()
 	return u.String()
@@ -187,30 +192,210 @@ func TestOpenMySQLSocket(t *testing.T) {
 	}
 }
 
-// What the driver or the server cannot use makes Open fail with their
-// error, which names it: a parameter PostgreSQL and MySQL do not have
-// (drivers send what they do not know to the server as a setting), or a
-// value the driver reads only when it connects.
-func TestOpenDriverErrors(t *testing.T) {
+// A parameter that neither sqlcache, the driver nor the server knows, and
+// a value the driver cannot read, are invalid URLs found before anything
+// connects (the URL points at a listener that counts connections) or, for
+// SQLite, before the database file is created: code that retries
+// connection errors must not retry a typo forever.
+func TestOpenParamsCheckedBeforeConnecting(t *testing.T) {
 	cases := map[string][][3]string{ // parameter, value, what the error says
-		"postgres": {{"tabel", "x", `unrecognized configuration parameter "tabel"`}, {"sslmode", "sometimes", "sslmode is invalid"}},
-		"mysql":    {{"tabel", "x", "Unknown system variable 'tabel'"}},
-		"sqlite":   {{"_txlock", "bogus", `unknown _txlock "bogus"`}},
+		"postgres": {
+			{"bogus_option", "1", "unknown parameter bogus_option (postgres URLs take table, prefix, create_table, timeout, pgx's parameters"},
+			{"tabel", "x", "unknown parameter tabel"},
+			{"connect_timeout", "soon", "invalid connect_timeout"},
+			{"sslmode", "sometimes", "sslmode is invalid"},
+			{"statement_cache_capacity", "many", "cannot parse statement_cache_capacity"},
+		},
+		"mysql": {
+			{"bogus_option", "1", "unknown parameter bogus_option (mysql URLs take table, prefix, create_table, timeout, socket, go-sql-driver/mysql's parameters"},
+			{"strict", "true", "unknown parameter strict"},
+			{"ParseTime", "true", "unknown parameter ParseTime"},
+			{"readTimeout", "soon", `invalid duration "soon"`},
+			{"tls", "bogus", "invalid value / unknown config name: bogus"},
+		},
+		"sqlite": {
+			{"_auth_pass", "s3cret", "unknown parameter _auth_pass (sqlite URLs take table, prefix, create_table, timeout, SQLite's URI parameters"},
+			{"_loc", "auto", "unknown parameter _loc"},
+			{"_txlock", "bogus", `unknown _txlock "bogus"`},
+			{"_pragma", "busy_timout(100)", `_pragma "busy_timout": not a pragma this SQLite knows`},
+			{"vfs", "nosuch", "no such vfs: nosuch"},
+			{"mode", "readonly", `mode="readonly": want ro, rw, rwc or memory`},
+			{"cache", "none", `cache="none": want shared or private`},
+			{"immutable", "maybe", `immutable="maybe": want a boolean`},
+		},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			table := newTable(t, b.open(t))
+			base, accepted := b.url(t), func() int { return 0 }
+			if b.name != "sqlite" {
+				// Without the user part of the servers' URLs: Open hides
+				// a user name wherever the error shows it, and the
+				// test servers' users are "postgres" and "root".
+				base, accepted = atListener(t, base)
+			}
 			for _, c := range cases[b.name] {
-				a, err := cache.Open(t.Context(), withParams(t, b.url(t), "table", table, c[0], c[1]))
+				rawURL := withParams(t, base, c[0], c[1])
+				a, err := cache.Open(t.Context(), rawURL)
 				if err == nil {
 					a.Close()
 				}
-				if err == nil || !strings.Contains(err.Error(), c[2]) {
-					t.Errorf("Open with %s=%s: %v; want an error saying %q", c[0], c[1], err, c[2])
+				if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), c[2]) {
+					t.Errorf("Open with %s=%s: %v; want cache.ErrInvalidURL saying %q", c[0], c[1], err, c[2])
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Errorf("Open with %s=%s: the error shows the value: %v", c[0], c[1], err)
+				}
+				if n := accepted(); n > 0 {
+					t.Errorf("Open with %s=%s connected %d times before failing", c[0], c[1], n)
+				}
+				if u, _ := url.Parse(rawURL); b.name == "sqlite" {
+					if _, err := os.Stat(u.Path); !errors.Is(err, os.ErrNotExist) {
+						t.Errorf("Open with %s=%s: database file: %v; want none created", c[0], c[1], err)
+					}
 				}
 			}
 		})
 	}
+}
+
+// atListener returns rawURL with its host replaced by a listener's and its
+// user by "cachelib", and a function that counts the connections the
+// listener accepted.
+func atListener(t *testing.T, rawURL string) (string, func() int) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	var n atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	t.Cleanup(func() { l.Close(); <-done })
+	u, err := url.Parse(rawURL)
+	must(t, err)
+	u.Host, u.User = l.Addr().String(), url.User("cachelib")
+	return u.String(), func() int { return int(n.Load()) }
+}
+
+// A server setting is passed on, and the server judges its value: one it
+// refuses makes Open fail with its error, wrapping cache.ErrInvalidURL
+// since retrying cannot help. For PostgreSQL a name with a dot is a custom
+// setting, which the server accepts under any name.
+func TestOpenServerSettings(t *testing.T) {
+	refused := map[string][3]string{ // parameter, value, what the error says
+		"postgres": {"statement_timeout", "soon", `invalid value for parameter "statement_timeout": "soon"`},
+		"mysql":    {"wait_timeout", "soon", "Incorrect argument type to variable 'wait_timeout'"},
+	}
+	for _, b := range backends[:2] {
+		t.Run(b.name, func(t *testing.T) {
+			r := refused[b.name]
+			a, err := cache.Open(t.Context(), withParams(t, b.url(t), "table", newTable(t, b.open(t)), r[0], r[1]))
+			if err == nil {
+				a.Close()
+			}
+			if !errors.Is(err, cache.ErrInvalidURL) || !strings.Contains(err.Error(), r[2]) {
+				t.Errorf("Open with %s=%s: %v; want cache.ErrInvalidURL saying %q", r[0], r[1], err, r[2])
+			}
+		})
+	}
+	b := backends[0]
+	c := openCache(t, withParams(t, b.url(t), "table", newTable(t, b.open(t)), "cachelib.tenant", "t1", "STATEMENT_TIMEOUT", "5s"))
+	var tenant, timeout string
+	must(t, sqlcache.DB(c).QueryRowContext(t.Context(), "SELECT current_setting('cachelib.tenant'), current_setting('statement_timeout')").Scan(&tenant, &timeout))
+	if tenant != "t1" || timeout != "5s" {
+		t.Errorf("cachelib.tenant = %q, statement_timeout = %q; want t1, 5s", tenant, timeout)
+	}
+}
+
+// The lists of parameters that sqlcache holds for each driver are what the
+// drivers read: pgx and go-sql-driver/mysql keep each of their parameters
+// out of what they send the server as settings, and pass every server
+// setting on; modernc.org/sqlite reads each of its own (a value it cannot
+// read fails). mattn/go-sqlite3 and lib/pq, which need cgo or are not
+// linked here, are not checked.
+func TestOpenDriverParamLists(t *testing.T) {
+	for _, name := range sqlcache.DriverParams("postgres", "pgx") {
+		cfg, err := pgx.ParseConfig("postgres://u@h/db?" + url.QueryEscape(name) + "=x")
+		if err == nil && cfg.RuntimeParams[name] == "x" {
+			t.Errorf("pgx sends %s to the server: not a pgx parameter", name)
+		}
+	}
+	for _, name := range sqlcache.Settings("postgres") {
+		cfg, err := pgx.ParseConfig("postgres://u@h/db?" + url.QueryEscape(name) + "=x")
+		if err != nil || cfg.RuntimeParams[name] != "x" {
+			t.Errorf("pgx does not send the setting %s to the server: %v", name, err)
+		}
+	}
+	for _, name := range sqlcache.DriverParams("mysql", "mysql") {
+		cfg, err := mysql.ParseDSN("u@tcp(h:1)/db?" + name + "=x")
+		if err == nil && cfg.Params[name] == "x" {
+			t.Errorf("go-sql-driver/mysql sends %s to the server: not one of its parameters", name)
+		}
+	}
+	for _, name := range sqlcache.Settings("mysql") {
+		cfg, err := mysql.ParseDSN("u@tcp(h:1)/db?" + name + "=x")
+		if err != nil || cfg.Params[name] != "x" {
+			t.Errorf("go-sql-driver/mysql does not send the variable %s to the server: %v", name, err)
+		}
+	}
+	for _, name := range sqlcache.DriverParams("sqlite", "sqlite") {
+		if name == "_pragma" {
+			continue // its value is a PRAGMA statement, checked on its own
+		}
+		a, err := cache.Open(t.Context(), sqliteURL(t)+"?"+name+"=bogus")
+		if err == nil {
+			a.Close()
+		}
+		if !errors.Is(err, cache.ErrInvalidURL) {
+			t.Errorf("%s=bogus: %v; want modernc.org/sqlite to refuse the value", name, err)
+		}
+	}
+}
+
+// Every server setting sqlcache lets through is one the test servers have
+// and a session may set: the lists were read from PostgreSQL 15 and
+// MariaDB 10.11, and names that only MySQL has are left out of the check.
+func TestOpenSettingsExistOnServers(t *testing.T) {
+	names := column(t, openPostgres(t), "SELECT lower(name) FROM pg_settings WHERE context IN ('user', 'superuser', 'backend', 'superuser-backend')")
+	for _, s := range sqlcache.Settings("postgres") {
+		if !slices.Contains(names, s) && s != "options" {
+			t.Errorf("PostgreSQL has no setting %s that a session may set", s)
+		}
+	}
+	my := openMySQL(t)
+	if version := column(t, my, "SELECT VERSION()")[0]; !strings.Contains(version, "MariaDB") {
+		t.Skipf("the server is %s, not MariaDB", version)
+	}
+	names = column(t, my, "SELECT lower(VARIABLE_NAME) FROM information_schema.SYSTEM_VARIABLES WHERE VARIABLE_SCOPE IN ('SESSION', 'SESSION ONLY') AND READ_ONLY = 'NO'")
+	for _, s := range sqlcache.Settings("mysql") {
+		if !slices.Contains(names, s) && !slices.Contains(sqlcache.MySQLOnly, s) {
+			t.Errorf("MariaDB has no session variable %s", s)
+		}
+	}
+}
+
+// column returns the one column of the rows query returns.
+func column(t *testing.T, db *sql.DB, query string) []string {
+	t.Helper()
+	rows, err := db.QueryContext(t.Context(), query)
+	must(t, err)
+	defer rows.Close()
+	var values []string
+	for rows.Next() {
+		var v string
+		must(t, rows.Scan(&v))
+		values = append(values, v)
+	}
+	must(t, rows.Err())
+	return values
 }
 
 // Errors that come from the drivers do not show the password either.
@@ -284,17 +469,27 @@ func TestOpenBadURLs(t *testing.T) {
 		"postgres://u:s3cret@h/db?prefix=" + strings.Repeat("x", 1025): "prefix of 1025 bytes, at most 1024 allowed",
 		"postgres://u:s3cret@h/db?create_table=no":                     `create_table="no": want true or false`,
 		"postgres://u:s3cret@h/db?table=a&table=b":                     `table="a,b": want given once`,
-		"postgresql:h/db":                            "want postgresql://user:password@host:port/dbname",
-		"mysql://u:s3cret@127.0.0.1:1":               `path "" is not a database name`,
-		"mysql://u:s3cret@h/a/b":                     `path "/a/b" is not a database name`,
-		"mysql://u:s3cret@/db":                       "no host: want mysql://user:password@host:port/dbname",
-		"mysql://u:s3cret@h/db?socket=/x.sock":       "a host and a socket: give one of them",
-		"mysql://u:s3cret@h/db?clientFoundRows=true": `clientFoundRows="true": Add needs the default, false`,
-		"mysql://u:s3cret@h/db?readTimeout=soon":     `invalid duration "soon"`,
-		"mysql://u:s3cret@h/db?timeout=soon":         `timeout="soon": want a positive duration`,
-		"postgres://u:s3cret@h/db?timeout=0s":        `timeout="0s": want a positive duration`,
-		"sqlite://server/x.db":                       `host "server": the database file must be local`,
-		"sqlite://":                                  "sqlite URL without a database file",
-		"sqlite:///tmp/x.db?tabel=x&mode=ro&_fk=1":   "unknown parameter tabel (sqlite URLs take",
+		"postgresql:h/db":                                          "want postgresql://user:password@host:port/dbname",
+		"mysql://u:s3cret@127.0.0.1:1":                             `path "" is not a database name`,
+		"mysql://u:s3cret@h/a/b":                                   `path "/a/b" is not a database name`,
+		"mysql://u:s3cret@/db":                                     "no host: want mysql://user:password@host:port/dbname",
+		"mysql://u:s3cret@h/db?socket=/x.sock":                     "a host and a socket: give one of them",
+		"mysql://u:s3cret@h/db?clientFoundRows=true":               `clientFoundRows="true": Add needs the default, false`,
+		"mysql://u:s3cret@h/db?readTimeout=soon":                   `invalid duration "soon"`,
+		"mysql://u:s3cret@h/db?timeout=soon":                       `timeout="soon": want a positive duration`,
+		"postgres://u:s3cret@h/db?timeout=0s":                      `timeout="0s": want a positive duration`,
+		"sqlite://server/x.db":                                     `host "server": the database file must be local`,
+		"sqlite://":                                                "sqlite URL without a database file",
+		"sqlite:///tmp/x.db?tabel=x&mode=ro&_fk=1":                 "unknown parameter tabel (sqlite URLs take",
+		"sqlite://u:s3cret@/tmp/x.db":                              "a sqlite URL takes no user or password",
+		"sqlite:///tmp/x.db#s3cret":                                "a fragment (#...) is not part of a sqlite URL",
+		"postgres://u:s3cret@h/db#s3cret":                          "a fragment (#...) is not part of a postgres URL",
+		"mysql://u:s3cret@h/db#s3cret":                             "a fragment (#...) is not part of a mysql URL",
+		"mysql://u:s3cret@h/db?strict=true":                        "unknown parameter strict",
+		"mysql://u:s3cret@h1,h2/db":                                "a mysql URL takes one host",
+		"postgres://u:s3cret@h1,,h2/db":                            `host list "h1,,h2" has an empty entry`,
+		"postgres://u:s3cret@h/db?sslmode=disable&sslmode=require": `parameter sslmode="disable,require": want given once`,
+		"mysql://u:s3cret@h/db?timeout=1s&timeout=2s":              `parameter timeout="1s,2s": want given once`,
+		"sqlite:///tmp/x.db?_txlock=immediate&_txlock=deferred":    `parameter _txlock="immediate,deferred": want given once`,
 	})
 }
