@@ -125,3 +125,25 @@ func TestLoseNextReply(t *testing.T) {
 		t.Fatalf("after Restore: %v", err)
 	}
 }
+
+// Requests loses the reply to the chosen request only, and counts the
+// requests sent since LoseReplyTo.
+func TestRequests(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	r := p.Requests()
+	r.Sending("ping") // before LoseReplyTo: not counted after it
+	r.LoseReplyTo("ping", 2)
+	for i := 1; i <= 3; i++ {
+		r.Sending("ping")
+		_, err := roundTrip(p.Addr(), time.Second)
+		if (err != nil) != (i == 2) {
+			t.Fatalf("request %d: %v; want the second one alone to lose its reply", i, err)
+		}
+	}
+	if n, lost := r.Sent("ping"); n != 3 || !lost {
+		t.Fatalf("Sent = %d, %v; want 3, true", n, lost)
+	}
+	if n, _ := r.Sent("other"); n != 0 {
+		t.Fatalf("Sent(other) = %d, want 0", n)
+	}
+}

@@ -98,8 +98,9 @@ func TestOpenBadURLs(t *testing.T) {
 		"dynamodb://key:s3cret@cache":                          "a dynamodb URL carries no credentials",
 		"dynamodb://cache?endpoint=ftp://h":                    `endpoint="ftp://h": want an http(s) URL`,
 		"dynamodb://cache?endpoint=127.0.0.1:8001":             "parameter endpoint is not a URL",
-		"dynamodb://cache?regoin=us-east-1":                    "unknown parameter regoin (this scheme accepts parameters create_table, endpoint, prefix, region)",
+		"dynamodb://cache?regoin=us-east-1":                    "unknown parameter regoin (this scheme accepts parameters create_table, endpoint, prefix, region, timeout)",
 		"dynamodb://cache?create_table=yes":                    `create_table="yes": want true or false`,
+		"dynamodb://cache?timeout=soon":                        `timeout="soon": want a positive duration`,
 		"dynamodb://cache?prefix=" + strings.Repeat("x", 2100): "prefix of 2100 bytes leaves no room",
 	})
 }
