@@ -2,6 +2,7 @@ package faultproxy_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -145,5 +146,18 @@ func TestRequests(t *testing.T) {
 	}
 	if n, _ := r.Sent("other"); n != 0 {
 		t.Fatalf("Sent(other) = %d, want 0", n)
+	}
+}
+
+// Deadline is tenfold the slowest call, within its bounds.
+func TestDeadline(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	ping := func(context.Context) error { _, err := roundTrip(p.Addr(), time.Second); return err }
+	if d := p.Deadline(300*time.Millisecond, ping); d < 300*time.Millisecond || d > 5*time.Second {
+		t.Errorf("Deadline = %v, want at least the floor, 300ms, at most 5s", d)
+	}
+	p.Latency(100 * time.Millisecond)
+	if d := p.Deadline(300*time.Millisecond, ping); d < time.Second || d > 5*time.Second {
+		t.Errorf("Deadline with 100ms latency = %v, want tenfold the slowest call (at least 1s), at most 5s", d)
 	}
 }

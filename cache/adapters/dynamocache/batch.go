@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -20,7 +21,7 @@ import (
 // strongly consistent. Keys the service leaves unprocessed (throttling, or
 // more than 16 MB in one answer) are asked for again after a backoff.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return err
@@ -137,7 +138,7 @@ func (c *Cache) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 // it removed: the count is exact even while other writers change the keys.
 // On an error it returns how many it had deleted by then.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return 0, err
@@ -265,7 +266,7 @@ func (c *Cache) scan(ctx context.Context, filter *string, fn func(ctx context.Co
 			in.ExpressionAttributeValues = map[string]types.AttributeValue{":now": num(nowMs())}
 		}
 		var out *dynamodb.ScanOutput
-		err := c.bounded(ctx, func(ctx context.Context) (err error) {
+		err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
 			out, err = c.client.Scan(ctx, in)
 			return err
 		})
@@ -279,7 +280,7 @@ func (c *Cache) scan(ctx context.Context, filter *string, fn func(ctx context.Co
 			}
 		}
 		if len(page) > 0 {
-			if err := c.bounded(ctx, func(ctx context.Context) error { return fn(ctx, page) }); err != nil {
+			if err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error { return fn(ctx, page) }); err != nil {
 				return err
 			}
 		}

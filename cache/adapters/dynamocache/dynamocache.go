@@ -35,17 +35,19 @@
 //
 // The SDK sends a request again when an attempt fails with a broken
 // connection, a timeout or a 5xx answer, and the service may have applied
-// the first attempt. Set and SetMany keep those retries: storing the same
-// item twice stores it once. Add (a conditional PutItem), Delete and
-// DeleteMany (conditional DeleteItems), Increment (an UpdateItem ADD, and
-// the conditional writes that make a counter) and DeleteExpired are never
-// sent again once an attempt may have been applied, since the second would
-// add twice or report a condition failing on the first one's work; they
-// are retried only after the service refused them (a 4xx answer such as
-// throttling) or no connection could be made. A write whose outcome is
-// unknown returns an error matching cache.ErrUncertain; Set, SetMany,
-// Clear and DeleteExpired can return it too. Reads never do, and keep the
-// SDK's retries.
+// the first attempt. Set, SetMany and Clear keep those retries: putting or
+// deleting the same item twice does it once. Add (a conditional PutItem),
+// Delete and DeleteMany (conditional DeleteItems), Increment (an
+// UpdateItem ADD, and the conditional writes that make a counter) and
+// DeleteExpired are never sent again once an attempt may have been
+// applied, since the second would add twice or report a condition failing
+// on the first one's work; they are retried only after the service refused
+// them (a 4xx answer such as throttling) or no connection could be made. A
+// write whose outcome is unknown returns an error matching
+// cache.ErrUncertain: Set, Add, Delete, SetMany, DeleteMany, Increment,
+// Clear and DeleteExpired can return it. An error of Set, Add, Delete or
+// Increment that does not match it means the write was not applied. Reads
+// never return it, and keep the SDK's retries.
 //
 // # Operations
 //
@@ -328,24 +330,6 @@ func (c *Cache) open(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// begin starts a call: it returns what open returns, and otherwise the
-// context bounded by the Cache's timeout, whose cancel the caller defers.
-func (c *Cache) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	if err := c.open(ctx); err != nil {
-		return ctx, func() {}, err
-	}
-	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
-	return ctx, cancel, nil
-}
-
-// bounded calls fn with ctx bounded by the Cache's timeout: one step of
-// Clear or DeleteExpired, which may take many.
-func (c *Cache) bounded(ctx context.Context, fn func(ctx context.Context) error) error {
-	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
-	defer cancel()
-	return fn(ctx)
-}
-
 // pk is the partition key of key: the prefix and the key, or the hashed
 // form for a key that would be too long, or empty (DynamoDB refuses an
 // empty key, which only the key "" without a prefix would give).
@@ -541,7 +525,7 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 // get reads the item of key for Get and GetWithTTL, with a strongly
 // consistent GetItem, and decodes it as it is now.
 func (c *Cache) get(ctx context.Context, key string) (decoded, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return decoded{}, err
@@ -563,7 +547,7 @@ func (c *Cache) get(ctx context.Context, key string) (decoded, error) {
 // Has reports whether key has an unexpired entry. It reads the key and
 // expiry only: the value may be up to 400 KB.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return false, err
@@ -584,7 +568,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return err
@@ -609,7 +593,7 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return false, err
 	}
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return false, err
@@ -653,7 +637,7 @@ var liveItem = aws.String("attribute_exists(#k) AND (attribute_not_exists(#e) OR
 // one DeleteItem conditioned on that. An expired item is left for DynamoDB's
 // reaper or DeleteExpired.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return false, err

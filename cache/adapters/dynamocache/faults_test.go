@@ -31,8 +31,10 @@ func TestFaults(t *testing.T) {
 	table := newTable(t, direct)
 	u, _ := url.Parse(endpoint(t))
 	proxy := faultproxy.Start(t, u.Host)
-	const deadline = 300 * time.Millisecond
-	c := newCache(t, newClient("http://"+proxy.Addr()), table, dynamocache.WithPrefix(prefix()), dynamocache.WithTimeout(deadline))
+	client := newClient("http://" + proxy.Addr())
+	probe := newCache(t, client, table, dynamocache.WithPrefix(prefix()))
+	deadline := proxy.Deadline(300*time.Millisecond, func(ctx context.Context) error { return probe.Set(ctx, "probe", nil, 0) })
+	c := newCache(t, client, table, dynamocache.WithPrefix(prefix()), dynamocache.WithTimeout(deadline))
 
 	cachetest.RunFaults(t, c, proxy, deadline)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 )
 
 // Increment adds delta to the counter under key and returns the result.
@@ -26,7 +27,7 @@ import (
 // once it may have been applied: an Increment whose reply is lost returns
 // an error matching cache.ErrUncertain rather than adding twice.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return 0, err

@@ -28,8 +28,10 @@ func TestFaults(t *testing.T) {
 	_, host := serverURI(t)
 	proxy := faultproxy.Start(t, host)
 	client := connect(t, "mongodb://"+proxy.Addr()+"/?directConnection=true")
-	const deadline = 500 * time.Millisecond
-	c := newCache(t, newCollection(t, client), mongocache.WithPrefix("faults:"), mongocache.WithTimeout(deadline))
+	coll := newCollection(t, client)
+	probe := newCache(t, coll, mongocache.WithPrefix("probe:"))
+	deadline := proxy.Deadline(500*time.Millisecond, func(ctx context.Context) error { return probe.Set(ctx, "probe", nil, 0) })
+	c := newCache(t, coll, mongocache.WithPrefix("faults:"), mongocache.WithTimeout(deadline))
 	defer c.Close()
 	cachetest.RunFaults(t, c, proxy, deadline)
 }
@@ -223,7 +225,9 @@ func TestTimeoutOption(t *testing.T) {
 			t.Errorf("New with WithTimeout(%v) succeeded", d)
 		}
 	}
-	if d := mongocache.Timeout(newCache(t, coll)); d != calltimeout.Default {
+	c, err := mongocache.New(t.Context(), coll, mongocache.WithLogger(quiet))
+	must(t, err)
+	if d := mongocache.Timeout(c); d != calltimeout.Default {
 		t.Errorf("default timeout %v, want %v", d, calltimeout.Default)
 	}
 	a := cachetest.Open(t, openURL(t, coll, "timeout", "750ms"))

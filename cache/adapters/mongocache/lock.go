@@ -2,6 +2,7 @@ package mongocache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -24,7 +25,7 @@ import (
 func (c *Cache) withLock(ctx context.Context, id string, fn func(ctx context.Context) error) error {
 	leave, err := c.turns.wait(ctx, id)
 	if err != nil {
-		return err
+		return fmt.Errorf("wait for the key lock: %w", err)
 	}
 	defer leave()
 	lockID := lockMark + id
@@ -45,11 +46,11 @@ func (c *Cache) withLock(ctx context.Context, id string, fn func(ctx context.Con
 }
 
 // lock inserts the lock document of owner, whose lease ends with ctx's
-// deadline (every call has one: see begin), waiting while another process
-// holds it. A failed insert costs FerretDB little (the _id index refuses
-// it), so waiting is trying again, with a backoff; the lock document is
-// read only when the lease last seen may have ended, to remove a lock
-// whose holder is gone.
+// deadline (every call has one, the Cache's timeout at the latest),
+// waiting while another process holds it. A failed insert costs FerretDB
+// little (the _id index refuses it), so waiting is trying again, with a
+// backoff; the lock document is read only when the lease last seen may
+// have ended, to remove a lock whose holder is gone.
 func (c *Cache) lock(ctx context.Context, lockID string, owner bson.ObjectID) error {
 	deadline, _ := ctx.Deadline()
 	doc := bson.D{{Key: "_id", Value: lockID}, {Key: "o", Value: owner}, {Key: "e", Value: bson.NewDateTimeFromTime(deadline)}}
@@ -66,7 +67,7 @@ func (c *Cache) lock(ctx context.Context, lockID string, owner bson.ObjectID) er
 			var held entry
 			err := c.coll.FindOne(ctx, bson.D{{Key: "_id", Value: lockID}}).Decode(&held)
 			switch {
-			case err == mongo.ErrNoDocuments:
+			case errors.Is(err, mongo.ErrNoDocuments):
 				continue // released meanwhile
 			case err != nil:
 				return err

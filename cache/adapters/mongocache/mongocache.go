@@ -43,8 +43,9 @@
 // (WithTimeout, default 5 s) when the context has no earlier deadline, so
 // that a server that stops answering cannot block a caller whose context
 // has none: the driver waits for a reply as long as the context lets it.
-// Clear and DeleteExpired apply it to each round trip (a batch of up to
-// 1000 documents) rather than to the whole call.
+// On FerretDB it includes the wait for a key lock (see below). Clear and
+// DeleteExpired apply it to each round trip (a batch of up to 1000
+// documents) rather than to the whole call.
 //
 // # Lost replies
 //
@@ -58,9 +59,10 @@
 // server and on FerretDB the driver does not retry writes at all. A write
 // whose reply is lost (the connection broke, or the deadline passed first)
 // returns an error matching cache.ErrUncertain: Set, Add, Delete, SetMany,
-// DeleteMany, Increment, Clear and DeleteExpired can return it. A write
-// error that does not match it means the write was not applied: the
-// command never left, or the server refused it. Reads never return it.
+// DeleteMany, Increment, Clear and DeleteExpired can return it. An error
+// of Set, Add, Delete or Increment that does not match it means the write
+// was not applied: the command never left, or the server refused it.
+// Reads never return it.
 //
 // # FerretDB
 //
@@ -256,24 +258,6 @@ func (c *Cache) open(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// begin starts a call: it returns what open returns, and otherwise the
-// context bounded by the Cache's timeout, whose cancel the caller defers.
-func (c *Cache) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	if err := c.open(ctx); err != nil {
-		return ctx, func() {}, err
-	}
-	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
-	return ctx, cancel, nil
-}
-
-// bounded calls fn with ctx bounded by the Cache's timeout: one round trip
-// of Clear or DeleteExpired, which may take many.
-func (c *Cache) bounded(ctx context.Context, fn func(ctx context.Context) error) error {
-	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
-	defer cancel()
-	return fn(ctx)
-}
-
 // id returns the _id of key (see the package documentation).
 func (c *Cache) id(key string) string {
 	if utf8.ValidString(key) && (c.prefix != "" || !strings.HasPrefix(key, lockMark) && !strings.HasPrefix(key, escape)) {
@@ -378,7 +362,7 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 
 // get reads the live entry of key for Get and GetWithTTL.
 func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -395,7 +379,7 @@ func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
 
 // Has reports whether key has an unexpired entry, reading only its expiry.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return false, err
@@ -420,7 +404,7 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := c.checkSize(key, value); err != nil {
 		return err
 	}
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return err
@@ -448,7 +432,7 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := c.checkSize(key, value); err != nil {
 		return false, err
 	}
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return false, err
@@ -503,7 +487,7 @@ func (c *Cache) addLocked(ctx context.Context, id string, doc bson.D) (added boo
 // Delete removes key and reports whether an unexpired entry existed. An
 // expired document is removed too.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return false, err
@@ -557,18 +541,18 @@ const sweepBatch = 1000
 // call.
 func (c *Cache) sweep(ctx context.Context, filter bson.D) (int, error) {
 	var cur *mongo.Cursor
-	err := c.bounded(ctx, func(ctx context.Context) (err error) {
+	err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
 		cur, err = c.coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(sweepBatch))
 		return err
 	})
 	if err != nil {
 		return 0, err
 	}
-	defer c.bounded(ctx, cur.Close)
+	defer calltimeout.Step(ctx, c.timeout, cur.Close)
 	n := 0
 	for {
 		var ids []bson.RawValue
-		err := c.bounded(ctx, func(ctx context.Context) error {
+		err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
 			for cur.Next(ctx) {
 				ids = append(ids, cur.Current.Lookup("_id"))
 				if cur.RemainingBatchLength() == 0 {
@@ -581,7 +565,7 @@ func (c *Cache) sweep(ctx context.Context, filter bson.D) (int, error) {
 			return n, err
 		}
 		var res *mongo.DeleteResult
-		err = c.bounded(ctx, func(ctx context.Context) (err error) {
+		err = calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
 			res, err = write(c.coll.DeleteMany(ctx, append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, filter...)))
 			return err
 		})
@@ -604,7 +588,7 @@ func (c *Cache) sweep(ctx context.Context, filter bson.D) (int, error) {
 // ErrNotInteger or ErrOverflow. A lost race starts over. On FerretDB the
 // key lock makes the read, the sum and the write by _id one step instead.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return 0, err
@@ -746,7 +730,7 @@ func (c *Cache) increment(ctx context.Context, id string, delta int64, sum *int6
 
 // GetMany returns the hits among keys, with one query.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return nil, err
@@ -796,7 +780,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 			return err
 		}
 	}
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return err
@@ -830,7 +814,7 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 // expired rest, whose failure changes nothing that reads see (DeleteExpired
 // or an overwrite removes them) and is not reported.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	ctx, cancel, err := c.begin(ctx)
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
 	defer cancel()
 	if err != nil {
 		return 0, err

@@ -76,9 +76,18 @@ func uniquePrefix() string {
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// testTimeout is the per-call timeout of the tests' adapters unless they
+// set one: FerretDB, shared by everyone testing on a loaded machine, takes
+// longer than the 5 s default over some single commands (each reads the
+// whole collection), and a call that waits its turn for a key lock waits
+// for the calls ahead of it. The tests check the contract; TestFaults
+// checks the timeout, with one of its own. A call that hangs still fails
+// within a minute rather than at the test binary's timeout.
+const testTimeout = time.Minute
+
 func newCache(t testing.TB, coll *mongo.Collection, opts ...mongocache.Option) *mongocache.Cache {
 	t.Helper()
-	c, err := mongocache.New(t.Context(), coll, append([]mongocache.Option{mongocache.WithLogger(quiet)}, opts...)...)
+	c, err := mongocache.New(t.Context(), coll, append([]mongocache.Option{mongocache.WithLogger(quiet), mongocache.WithTimeout(testTimeout)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +113,7 @@ func TestConformance(t *testing.T) {
 	t.Run("prefix-by-url", func(t *testing.T) {
 		coll := newCollection(t, client)
 		cachetest.Run(t, func(t *testing.T) cache.Adapter {
-			return cachetest.Open(t, openURL(t, coll, "prefix", uniquePrefix()))
+			return cachetest.Open(t, openURL(t, coll, "prefix", uniquePrefix(), "timeout", testTimeout.String()))
 		}, cachetest.WithTTLResolution(mongocache.Resolution))
 	})
 	t.Run("no-prefix", func(t *testing.T) {
