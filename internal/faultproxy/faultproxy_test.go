@@ -140,12 +140,15 @@ func TestRequests(t *testing.T) {
 		if (err != nil) != (i == 2) {
 			t.Fatalf("request %d: %v; want the second one alone to lose its reply", i, err)
 		}
+		if err != nil {
+			r.Failed("ping")
+		}
 	}
-	if n, lost := r.Sent("ping"); n != 3 || !lost {
-		t.Fatalf("Sent = %d, %v; want 3, true", n, lost)
+	if c := r.Count("ping"); c != (faultproxy.Count{Sent: 3, Failed: 1, Lost: true}) {
+		t.Fatalf("Count(ping) = %+v; want 3 sent, 1 failed, and the reply lost", c)
 	}
-	if n, _ := r.Sent("other"); n != 0 {
-		t.Fatalf("Sent(other) = %d, want 0", n)
+	if c := r.Count("other"); c.Sent != 0 || c.Failed != 0 {
+		t.Fatalf("Count(other) = %+v, want nothing sent", c)
 	}
 }
 

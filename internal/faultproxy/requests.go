@@ -6,20 +6,23 @@ import "sync"
 // name, and makes the proxy lose the reply to a chosen one: the n-th
 // request of a name, which LoseNextReply alone cannot single out when one
 // call makes several requests. The client reports each request to Sending
-// before it sends it: from its HTTP transport, or from the command monitor
-// of a database driver.
+// before it sends it, and to Failed when it gets no reply: from its HTTP
+// transport, or from the command monitor of a database driver.
 type Requests struct {
 	p *Proxy
 
-	mu   sync.Mutex
-	sent map[string]int
-	name string // the request whose reply is lost: the n-th named name
-	n    int
-	lost func() bool
+	mu     sync.Mutex
+	sent   map[string]int
+	failed map[string]int
+	name   string // the request whose reply is lost: the n-th named name
+	n      int
+	lost   func() bool
 }
 
 // Requests returns a counter of the requests sent through p.
-func (p *Proxy) Requests() *Requests { return &Requests{p: p, sent: map[string]int{}} }
+func (p *Proxy) Requests() *Requests {
+	return &Requests{p: p, sent: map[string]int{}, failed: map[string]int{}}
+}
 
 // Sending counts a request named name that is about to be sent, and makes
 // the proxy lose its reply if it is the one LoseReplyTo chose.
@@ -32,6 +35,13 @@ func (r *Requests) Sending(name string) {
 	}
 }
 
+// Failed counts a request named name that got no reply.
+func (r *Requests) Failed(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failed[name]++
+}
+
 // LoseReplyTo starts the counts again from zero and chooses the n-th
 // request named name to lose its reply; with n = 0 it only starts the
 // counts again. Restore removes the fault if that request has not been
@@ -39,13 +49,23 @@ func (r *Requests) Sending(name string) {
 func (r *Requests) LoseReplyTo(name string, n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.sent, r.name, r.n, r.lost = map[string]int{}, name, n, nil
+	r.sent, r.failed, r.name, r.n, r.lost = map[string]int{}, map[string]int{}, name, n, nil
 }
 
-// Sent returns how many requests named name were sent since LoseReplyTo,
-// and whether the chosen one's reply has been lost.
-func (r *Requests) Sent(name string) (n int, lost bool) {
+// Count is what Requests saw of the requests of one name since
+// LoseReplyTo.
+type Count struct {
+	Sent, Failed int
+	// Lost says that the proxy has dropped a reply since the chosen
+	// request was sent. The driver of a database may have sent requests
+	// of its own meanwhile (a handshake, a heartbeat), so it was the
+	// chosen request's if that request Failed.
+	Lost bool
+}
+
+// Count returns what Requests saw of the requests named name.
+func (r *Requests) Count(name string) Count {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.sent[name], r.lost != nil && r.lost()
+	return Count{Sent: r.sent[name], Failed: r.failed[name], Lost: r.lost != nil && r.lost()}
 }

@@ -39,8 +39,8 @@ func TestFaults(t *testing.T) {
 	cachetest.RunFaults(t, c, proxy, deadline)
 }
 
-// watched sends a client's requests, telling reqs the operation of each,
-// and calls after, when set, with the error of each.
+// watched sends a client's requests, telling reqs the operation of each
+// and those that fail, and calls after, when set, with the error of each.
 type watched struct {
 	next  aws.HTTPClient
 	reqs  *faultproxy.Requests
@@ -52,6 +52,9 @@ func (w *watched) Do(req *http.Request) (*http.Response, error) {
 	_, op, _ := strings.Cut(req.Header.Get("X-Amz-Target"), ".")
 	w.reqs.Sending(op)
 	resp, err := w.next.Do(req)
+	if err != nil {
+		w.reqs.Failed(op)
+	}
 	if w.after != nil {
 		w.after(err)
 	}
@@ -136,10 +139,11 @@ func TestLostReplies(t *testing.T) {
 			}
 			w.reqs.LoseReplyTo(tc.op, tc.n)
 			got, err := tc.call(ctx)
-			sent, lost := w.reqs.Sent(tc.op)
+			count := w.reqs.Count(tc.op)
+			sent := count.Sent
 			proxy.Restore()
-			if !lost {
-				t.Fatalf("no reply was lost (%d %s requests): %v, %v", sent, tc.op, got, err)
+			if count.Failed != 1 {
+				t.Fatalf("the reply to %s request %d was not lost (%+v): %v, %v", tc.op, tc.n, count, got, err)
 			}
 			state := missing
 			if v, gerr := c.Get(ctx, "k"); gerr == nil {
@@ -181,7 +185,7 @@ func TestRetryAfterDialError(t *testing.T) {
 	}
 	proxy.Cut()
 	ok, err := c.Add(t.Context(), "k", []byte("v"), 0)
-	sent, _ := w.reqs.Sent("PutItem")
+	sent := w.reqs.Count("PutItem").Sent
 	t.Logf("first attempt: %v; Add sent %d PutItem requests", refused, sent)
 	if err != nil || !ok || sent != 2 {
 		t.Fatalf("Add = %v, %v after %d requests; want true after a second one", ok, err, sent)
