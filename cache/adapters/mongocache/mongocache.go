@@ -50,8 +50,9 @@
 // # Lost replies
 //
 // Add, Delete, DeleteMany and Increment must not be applied twice, nor
-// report a second try's view of the first one's work. The Cache never
-// sends a write again after an error, and the driver does so only where
+// report a second try's view of the first one's work. The Cache sends a
+// write again only after the server refused it (Set and SetMany, when an
+// insert race lost on FerretDB), and the driver does so only where
 // the server deduplicates the retry (retryable writes, on a replica set or
 // a sharded cluster: the server applies the command once and answers the
 // retry with the first outcome); DeleteMany, Clear and DeleteExpired,
