@@ -378,20 +378,31 @@ func TestAtomicUpdatePath(t *testing.T) {
 		t.Fatalf("Increment(abc) = %v, want ErrNotInteger", err)
 	}
 	cachetest.WantValue(t, c, "text", "abc")
-	must(t, c.Set(ctx, "short", []byte("41"), 30*time.Millisecond))
-	incr("short", 1, 42) // keeps the expiry
-	ok, err := c.Add(ctx, "short", []byte("x"), 0)
-	if err != nil || ok {
-		t.Fatalf("Add over a live entry = %v, %v; want false", ok, err)
+	// Set, Increment and Add must run within the TTL for the Add to meet
+	// a live entry: on a loaded machine no fixed TTL is sure to be long
+	// enough, so it doubles until they did.
+	for ttl := 30 * time.Millisecond; ; ttl *= 2 {
+		start := time.Now()
+		must(t, c.Set(ctx, "short", []byte("41"), ttl))
+		n, ierr := c.Increment(ctx, "short", 1) // keeps the expiry
+		ok, aerr := c.Add(ctx, "short", []byte("x"), 0)
+		if took := time.Since(start); took >= ttl {
+			t.Logf("Set, Increment and Add took %v, the TTL %v: again with a longer one", took, ttl)
+			continue
+		}
+		if n != 42 || ierr != nil || ok || aerr != nil {
+			t.Fatalf("Increment of a live 41 = %d, %v, then Add over it = %v, %v; want 42, then false", n, ierr, ok, aerr)
+		}
+		time.Sleep(2 * ttl)
+		break
 	}
-	time.Sleep(60 * time.Millisecond)
 	if _, err := c.Get(ctx, "short"); !errors.Is(err, cache.ErrNotFound) {
 		t.Fatalf("Get after the TTL = %v, want ErrNotFound", err)
 	}
 	must(t, c.Set(ctx, "gone", []byte("41"), 30*time.Millisecond))
 	time.Sleep(60 * time.Millisecond)
 	incr("gone", 1, 1) // an expired entry counts as 0
-	ok, err = c.Add(ctx, "short", []byte("new"), 0)
+	ok, err := c.Add(ctx, "short", []byte("new"), 0)
 	if err != nil || !ok {
 		t.Fatalf("Add over an expired entry = %v, %v; want true", ok, err)
 	}
