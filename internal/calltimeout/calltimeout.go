@@ -31,3 +31,25 @@ func Bound(ctx context.Context, d time.Duration) (context.Context, context.Cance
 	}
 	return context.WithTimeout(ctx, d)
 }
+
+// Begin starts a call bounded by d: it returns ready, the adapter's own
+// check made before anything is sent (closed, or ctx already done), when it
+// is not nil, and otherwise ctx bounded as Bound does, whose cancel the
+// caller defers in either case.
+func Begin(ctx context.Context, d time.Duration, ready error) (context.Context, context.CancelFunc, error) {
+	if ready != nil {
+		return ctx, func() {}, ready
+	}
+	ctx, cancel := Bound(ctx, d)
+	return ctx, cancel, nil
+}
+
+// Step calls fn with ctx bounded by d: one round trip of a call that makes
+// many (Clear, DeleteExpired), which bounds each of them rather than the
+// whole call, so that a large namespace takes as long as it needs while a
+// server that stops answering still ends it.
+func Step(ctx context.Context, d time.Duration, fn func(ctx context.Context) error) error {
+	ctx, cancel := Bound(ctx, d)
+	defer cancel()
+	return fn(ctx)
+}

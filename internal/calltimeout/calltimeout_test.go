@@ -2,6 +2,7 @@ package calltimeout_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -31,5 +32,42 @@ func TestBound(t *testing.T) {
 	}
 	if err := calltimeout.Check("x", 0); err == nil {
 		t.Fatal("Check(0) accepted a timeout that bounds nothing")
+	}
+}
+
+func TestBegin(t *testing.T) {
+	closed := errors.New("closed")
+	ctx, cancel, err := calltimeout.Begin(context.Background(), time.Minute, closed)
+	cancel()
+	if err != closed || ctx != context.Background() {
+		t.Fatalf("Begin with a failed check = %v, %v; want the check's error and the context as it was", ctx, err)
+	}
+	ctx, cancel, err = calltimeout.Begin(context.Background(), time.Minute, nil)
+	defer cancel()
+	if _, ok := ctx.Deadline(); !ok || err != nil {
+		t.Fatalf("Begin = %v, %v; want a context bounded by the timeout", ctx, err)
+	}
+}
+
+func TestStep(t *testing.T) {
+	var steps []context.Context
+	for range 2 {
+		err := calltimeout.Step(context.Background(), time.Minute, func(ctx context.Context) error {
+			steps = append(steps, ctx)
+			_, ok := ctx.Deadline()
+			if !ok {
+				return errors.New("no deadline")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each step had its own bound, ended once the step returned.
+	for i, ctx := range steps {
+		if ctx.Err() == nil {
+			t.Fatalf("step %d: its context was not canceled when the step ended", i)
+		}
 	}
 }

@@ -43,6 +43,31 @@ func Start(t testing.TB, upstream string) *Proxy {
 	return &Proxy{t: t, p: p}
 }
 
+// Deadline returns the deadline a fault test should give the calls it
+// makes through p (cachetest.RunFaults makes its setup and its checks
+// through the adapter too, bounded by it): tenfold the slowest of five
+// calls of op, which the proxy passes unchanged, and at least floor, at
+// most five seconds. A server shared by everyone testing on a loaded
+// machine answers in what the load leaves it, sometimes seconds rather
+// than milliseconds; a fixed deadline would measure the load.
+func (p *Proxy) Deadline(floor time.Duration, op func(ctx context.Context) error) time.Duration {
+	p.t.Helper()
+	var slowest time.Duration
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		start := time.Now()
+		err := op(ctx)
+		slowest = max(slowest, time.Since(start))
+		cancel()
+		if err != nil {
+			p.t.Fatalf("faultproxy: a call before any fault: %v", err)
+		}
+	}
+	d := min(max(floor, 10*slowest), 5*time.Second)
+	p.t.Logf("faultproxy: the slowest of five calls took %v: deadline %v", slowest, d)
+	return d
+}
+
 // Addr is the host:port clients connect to. It stays the same across Cut
 // and Restore.
 func (p *Proxy) Addr() string { return p.p.Listen }

@@ -2,6 +2,7 @@ package faultproxy_test
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -167,5 +168,43 @@ func TestLoseReplyTo(t *testing.T) {
 		if _, err := roundTrip(p.Addr(), time.Second); err != nil {
 			t.Fatalf("hold=%v: after Restore: %v", hold, err)
 		}
+	}
+}
+
+// Requests loses the reply to the chosen request only, and counts the
+// requests sent since LoseReplyTo.
+func TestRequests(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	r := p.Requests()
+	r.Sending("ping") // before LoseReplyTo: not counted after it
+	r.LoseReplyTo("ping", 2)
+	for i := 1; i <= 3; i++ {
+		r.Sending("ping")
+		_, err := roundTrip(p.Addr(), time.Second)
+		if (err != nil) != (i == 2) {
+			t.Fatalf("request %d: %v; want the second one alone to lose its reply", i, err)
+		}
+		if err != nil {
+			r.Failed("ping")
+		}
+	}
+	if c := r.Count("ping"); c != (faultproxy.Count{Sent: 3, Failed: 1, Lost: true}) {
+		t.Fatalf("Count(ping) = %+v; want 3 sent, 1 failed, and the reply lost", c)
+	}
+	if c := r.Count("other"); c.Sent != 0 || c.Failed != 0 {
+		t.Fatalf("Count(other) = %+v, want nothing sent", c)
+	}
+}
+
+// Deadline is tenfold the slowest call, within its bounds.
+func TestDeadline(t *testing.T) {
+	p := faultproxy.Start(t, echoServer(t))
+	ping := func(context.Context) error { _, err := roundTrip(p.Addr(), time.Second); return err }
+	if d := p.Deadline(300*time.Millisecond, ping); d < 300*time.Millisecond || d > 5*time.Second {
+		t.Errorf("Deadline = %v, want at least the floor, 300ms, at most 5s", d)
+	}
+	p.Latency(100 * time.Millisecond)
+	if d := p.Deadline(300*time.Millisecond, ping); d < time.Second || d > 5*time.Second {
+		t.Errorf("Deadline with 100ms latency = %v, want tenfold the slowest call (at least 1s), at most 5s", d)
 	}
 }

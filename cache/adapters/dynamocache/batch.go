@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -20,7 +21,9 @@ import (
 // strongly consistent. Keys the service leaves unprocessed (throttling, or
 // more than 16 MB in one answer) are asked for again after a backoff.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return nil, err
 	}
 	hits := make(map[string][]byte, len(keys))
@@ -82,7 +85,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	exp := expiry(ttl)
@@ -101,14 +106,16 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 }
 
 // batchWrite sends reqs with BatchWriteItem, 25 a call, until the service
-// has processed all of them.
+// has processed all of them. Puts and deletes of whole items may be sent
+// again: what the service reports unprocessed it did not apply, and the
+// SDK's retries of a call that may have been applied write the same thing.
 func (c *Cache) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
 	for len(reqs) > 0 {
 		chunk := reqs[:min(batchWriteSize, len(reqs))]
 		reqs = reqs[len(chunk):]
 		req := map[string][]types.WriteRequest{*c.table: chunk}
 		for b := newBackoff(maxBatchRetries); ; {
-			out, err := c.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
+			out, err := write(ctx, c.client.BatchWriteItem, &dynamodb.BatchWriteItemInput{RequestItems: req}, idempotent)
 			if err != nil {
 				return err
 			}
@@ -131,7 +138,9 @@ func (c *Cache) batchWrite(ctx context.Context, reqs []types.WriteRequest) error
 // it removed: the count is exact even while other writers change the keys.
 // On an error it returns how many it had deleted by then.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	seen := make(map[string]bool, len(keys))
@@ -150,9 +159,12 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
 }
 
 // deleteEach calls del on every key, up to parallelDeletes at once, and
-// counts the calls that reported true.
+// counts the calls that reported true. The first error cancels the deletes
+// in flight, whose outcome is then unknown: when any delete's error
+// matches cache.ErrUncertain, so does the one returned.
 func (c *Cache) deleteEach(ctx context.Context, pks [][]byte, del func(context.Context, []byte) (bool, error)) (int, error) {
 	var n atomic.Int64
+	var uncertain atomic.Bool
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelDeletes)
 	for _, pk := range pks {
@@ -161,22 +173,29 @@ func (c *Cache) deleteEach(ctx context.Context, pks [][]byte, del func(context.C
 			if ok {
 				n.Add(1)
 			}
+			if errors.Is(err, cache.ErrUncertain) {
+				uncertain.Store(true)
+			}
 			return err
 		})
 	}
 	err := g.Wait()
+	if uncertain.Load() && !errors.Is(err, cache.ErrUncertain) {
+		err = fmt.Errorf("%w: %w", cache.ErrUncertain, err)
+	}
 	return int(n.Load()), err
 }
 
 // Clear deletes every item under the prefix: a strongly consistent Scan of
 // the keys, filtered by the prefix, and BatchWriteItem deletes. Without a
 // prefix it deletes every item of the table. Items written during a Clear
-// may survive it.
+// may survive it. Each page of the Scan, and the deletes of each page, are
+// bounded by the Cache's timeout rather than the whole call.
 func (c *Cache) Clear(ctx context.Context) error {
 	if err := c.open(ctx); err != nil {
 		return err
 	}
-	err := c.scan(ctx, nil, func(page [][]byte) error {
+	err := c.scan(ctx, nil, func(ctx context.Context, page [][]byte) error {
 		reqs := make([]types.WriteRequest, len(page))
 		for i, pk := range page {
 			reqs[i] = types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: keyAttr(pk)}}
@@ -192,6 +211,8 @@ func (c *Cache) Clear(ctx context.Context) error {
 // DeleteExpired deletes the expired items under the prefix and reports how
 // many it deleted: a Scan for them, then a DeleteItem for each, conditioned
 // on the item still being expired, so an item rewritten in between stays.
+// Each page is bounded by the Cache's timeout, as in Clear, and each
+// DeleteItem is sent once, so that the count is exact.
 // Where the table's TTL is enabled DynamoDB deletes expired items too, up
 // to days late; DeleteExpired is for the services that never do (dynalite,
 // DynamoDB Local) and for reclaiming space sooner.
@@ -201,15 +222,15 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 	}
 	total := 0
 	expired := aws.String("#e <= :now")
-	err := c.scan(ctx, expired, func(page [][]byte) error {
+	err := c.scan(ctx, expired, func(ctx context.Context, page [][]byte) error {
 		n, err := c.deleteEach(ctx, page, func(ctx context.Context, pk []byte) (bool, error) {
-			_, err := c.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+			_, err := write(ctx, c.client.DeleteItem, &dynamodb.DeleteItemInput{
 				TableName:                 c.table,
 				Key:                       keyAttr(pk),
 				ConditionExpression:       expired,
 				ExpressionAttributeNames:  namesFor("#e"),
 				ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(nowMs())},
-			})
+			}, once)
 			return conditional(err)
 		})
 		total += n
@@ -223,10 +244,12 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 
 // scan calls fn with the keys under the prefix of each page of a strongly
 // consistent Scan, filtered by filter (on #e and :now) when it is not nil.
+// Each Scan call and each call of fn get a context bounded by the Cache's
+// timeout.
 // The prefix is matched here rather than by a filter expression: the
 // service reads the whole table either way, and begins_with on binary
 // attributes is not supported everywhere.
-func (c *Cache) scan(ctx context.Context, filter *string, fn func(page [][]byte) error) error {
+func (c *Cache) scan(ctx context.Context, filter *string, fn func(ctx context.Context, page [][]byte) error) error {
 	in := &dynamodb.ScanInput{
 		TableName:                c.table,
 		ConsistentRead:           aws.Bool(true),
@@ -242,7 +265,11 @@ func (c *Cache) scan(ctx context.Context, filter *string, fn func(page [][]byte)
 		if filter != nil {
 			in.ExpressionAttributeValues = map[string]types.AttributeValue{":now": num(nowMs())}
 		}
-		out, err := c.client.Scan(ctx, in)
+		var out *dynamodb.ScanOutput
+		err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
+			out, err = c.client.Scan(ctx, in)
+			return err
+		})
 		if err != nil {
 			return err
 		}
@@ -253,7 +280,7 @@ func (c *Cache) scan(ctx context.Context, filter *string, fn func(page [][]byte)
 			}
 		}
 		if len(page) > 0 {
-			if err := fn(page); err != nil {
+			if err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error { return fn(ctx, page) }); err != nil {
 				return err
 			}
 		}

@@ -24,8 +24,30 @@
 // left on the same local clock, from the exp of the item Get would read.
 //
 // Every call is bounded by its context, including the SDK's own retries of
-// failed requests and their backoff: give contexts a deadline, since the
-// SDK's HTTP client waits up to 30 s to connect.
+// failed requests and their backoff, and by the Cache's own timeout
+// (WithTimeout, default 5 s) when the context has no earlier deadline, so
+// that a service that stops answering cannot block a caller whose context
+// has none (the SDK's HTTP client has no timeout of its own for a reply).
+// Clear and DeleteExpired apply it to each page of their Scan and to the
+// deletes of each page rather than to the whole call.
+//
+// # Lost replies
+//
+// The SDK sends a request again when an attempt fails with a broken
+// connection, a timeout or a 5xx answer, and the service may have applied
+// the first attempt. Set, SetMany and Clear keep those retries: putting or
+// deleting the same item twice does it once. Add (a conditional PutItem),
+// Delete and DeleteMany (conditional DeleteItems), Increment (an
+// UpdateItem ADD, and the conditional writes that make a counter) and
+// DeleteExpired are never sent again once an attempt may have been
+// applied, since the second would add twice or report a condition failing
+// on the first one's work; they are retried only after the service refused
+// them (a 4xx answer such as throttling) or no connection could be made. A
+// write whose outcome is unknown returns an error matching
+// cache.ErrUncertain: Set, Add, Delete, SetMany, DeleteMany, Increment,
+// Clear and DeleteExpired can return it. An error of Set, Add, Delete or
+// Increment that does not match it means the write was not applied. Reads
+// never return it, and keep the SDK's retries.
 //
 // # Operations
 //
@@ -78,6 +100,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 )
 
 // Resolution is the smallest TTL the adapter keeps: shorter positive TTLs
@@ -132,9 +155,10 @@ const (
 type Option func(*config)
 
 type config struct {
-	prefix string
-	create bool
-	logger *slog.Logger
+	prefix  string
+	create  bool
+	logger  *slog.Logger
+	timeout time.Duration
 }
 
 // WithPrefix puts every key of the cache under prefix, so that several
@@ -154,14 +178,22 @@ func WithCreateTable() Option { return func(c *config) { c.create = true } }
 // enabled. The default is slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// WithTimeout bounds every call by d (default 5 s) when its context has no
+// earlier deadline, the SDK's retries included; Clear and DeleteExpired
+// apply it to each page of their Scan and to each page's deletes instead.
+// It must be positive. In cache.Open URLs it is the timeout parameter
+// ("timeout=500ms").
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
 // Cache is a cache.Adapter on a DynamoDB table. It also implements
 // cache.Incrementer, cache.Batcher, cache.Sweeper and cache.TTLGetter.
 // Create it with New.
 type Cache struct {
-	client *dynamodb.Client
-	table  *string
-	prefix string
-	closed atomic.Bool
+	client  *dynamodb.Client
+	table   *string
+	prefix  string
+	timeout time.Duration
+	closed  atomic.Bool
 }
 
 var _ interface {
@@ -178,9 +210,12 @@ var _ interface {
 // touch it. Every call honours its context; the client's retries happen
 // within the context's deadline.
 func New(ctx context.Context, client *dynamodb.Client, table string, opts ...Option) (*Cache, error) {
-	cfg := config{logger: slog.Default()}
+	cfg := config{logger: slog.Default(), timeout: calltimeout.Default}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if err := calltimeout.Check("dynamocache", cfg.timeout); err != nil {
+		return nil, err
 	}
 	if client == nil {
 		return nil, errors.New("dynamocache: nil client")
@@ -191,7 +226,7 @@ func New(ctx context.Context, client *dynamodb.Client, table string, opts ...Opt
 	if err := checkPrefix(cfg.prefix); err != nil {
 		return nil, err
 	}
-	c := &Cache{client: client, table: aws.String(table), prefix: cfg.prefix}
+	c := &Cache{client: client, table: aws.String(table), prefix: cfg.prefix, timeout: cfg.timeout}
 	if cfg.create {
 		if err := c.createTable(ctx); err != nil {
 			return nil, err
@@ -490,7 +525,9 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 // get reads the item of key for Get and GetWithTTL, with a strongly
 // consistent GetItem, and decodes it as it is now.
 func (c *Cache) get(ctx context.Context, key string) (decoded, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return decoded{}, err
 	}
 	it, err := c.getItem(ctx, c.pk(key), nil)
@@ -510,7 +547,9 @@ func (c *Cache) get(ctx context.Context, key string) (decoded, error) {
 // Has reports whether key has an unexpired entry. It reads the key and
 // expiry only: the value may be up to 400 KB.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	it, err := c.getItem(ctx, c.pk(key), hasProjection)
@@ -529,14 +568,16 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	it, err := c.item(key, c.pk(key), value, expiry(ttl))
 	if err != nil {
 		return err
 	}
-	if _, err := c.client.PutItem(ctx, &dynamodb.PutItemInput{TableName: c.table, Item: it}); err != nil {
+	if _, err := write(ctx, c.client.PutItem, &dynamodb.PutItemInput{TableName: c.table, Item: it}, idempotent); err != nil {
 		return fmt.Errorf("dynamocache: Set %q: %w", clip(key), err)
 	}
 	return nil
@@ -552,7 +593,9 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := cache.CheckTTL(ttl); err != nil {
 		return false, err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	it, err := c.item(key, c.pk(key), value, expiry(ttl))
@@ -569,13 +612,13 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 // putIfAbsent writes it unless an unexpired item has its key, and reports
 // whether it did.
 func (c *Cache) putIfAbsent(ctx context.Context, it map[string]types.AttributeValue) (bool, error) {
-	_, err := c.client.PutItem(ctx, &dynamodb.PutItemInput{
+	_, err := write(ctx, c.client.PutItem, &dynamodb.PutItemInput{
 		TableName:                 c.table,
 		Item:                      it,
 		ConditionExpression:       absentOrExpired,
 		ExpressionAttributeNames:  namesFor("#k", "#e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(nowMs())},
-	})
+	}, once)
 	return conditional(err)
 }
 
@@ -594,7 +637,9 @@ var liveItem = aws.String("attribute_exists(#k) AND (attribute_not_exists(#e) OR
 // one DeleteItem conditioned on that. An expired item is left for DynamoDB's
 // reaper or DeleteExpired.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	ok, err := c.deleteLive(ctx, c.pk(key))
@@ -605,13 +650,13 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 }
 
 func (c *Cache) deleteLive(ctx context.Context, pk []byte) (bool, error) {
-	_, err := c.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+	_, err := write(ctx, c.client.DeleteItem, &dynamodb.DeleteItemInput{
 		TableName:                 c.table,
 		Key:                       keyAttr(pk),
 		ConditionExpression:       liveItem,
 		ExpressionAttributeNames:  namesFor("#k", "#e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":now": num(nowMs())},
-	})
+	}, once)
 	return conditional(err)
 }
 

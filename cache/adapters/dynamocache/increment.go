@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 )
 
 // Increment adds delta to the counter under key and returns the result.
@@ -22,9 +23,13 @@ import (
 // stored by Set is parsed and replaced by a counter with an UpdateItem
 // conditioned on the value being unchanged; an integer out of range gives
 // cache.ErrOverflow and anything else cache.ErrNotInteger. A conditional
-// write that loses a race starts over.
+// write that loses a race starts over. None of these writes is sent again
+// once it may have been applied: an Increment whose reply is lost returns
+// an error matching cache.ErrUncertain rather than adding twice.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	pk := c.pk(key)
@@ -100,7 +105,7 @@ func (c *Cache) addToCounter(ctx context.Context, pk []byte, delta int64) (int64
 	if delta < 0 {
 		cond, lim = addDown, math.MinInt64-delta
 	}
-	out, err := c.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	out, err := write(ctx, c.client.UpdateItem, &dynamodb.UpdateItemInput{
 		TableName:                 c.table,
 		Key:                       keyAttr(pk),
 		UpdateExpression:          aws.String("ADD #n :d"),
@@ -108,7 +113,7 @@ func (c *Cache) addToCounter(ctx context.Context, pk []byte, delta int64) (int64
 		ExpressionAttributeNames:  namesFor("#n", "#e"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":d": num(delta), ":now": num(nowMs()), ":lim": num(lim)},
 		ReturnValues:              types.ReturnValueUpdatedNew,
-	})
+	}, once)
 	if ok, err := conditional(err); !ok {
 		return 0, false, err
 	}
@@ -122,7 +127,7 @@ func (c *Cache) addToCounter(ctx context.Context, pk []byte, delta int64) (int64
 // toCounter replaces the value old of a live item by the counter n,
 // keeping the item's expiry, and reports false when the item changed.
 func (c *Cache) toCounter(ctx context.Context, pk, old []byte, n int64) (bool, error) {
-	_, err := c.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	_, err := write(ctx, c.client.UpdateItem, &dynamodb.UpdateItemInput{
 		TableName:                c.table,
 		Key:                      keyAttr(pk),
 		UpdateExpression:         aws.String("SET #n = :n REMOVE #v"),
@@ -131,6 +136,6 @@ func (c *Cache) toCounter(ctx context.Context, pk, old []byte, n int64) (bool, e
 		ExpressionAttributeValues: map[string]types.AttributeValue{
 			":n": num(n), ":old": &types.AttributeValueMemberB{Value: old}, ":now": num(nowMs()),
 		},
-	})
+	}, once)
 	return conditional(err)
 }

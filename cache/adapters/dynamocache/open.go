@@ -10,6 +10,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/cachelib-go/cachelib/internal/urlparam"
 )
 
@@ -22,11 +23,11 @@ import (
 // region, the AWS region (default: the SDK's, from AWS_REGION or the
 // shared config file); endpoint, the http(s) URL of the service, for
 // DynamoDB Local or dynalite (default: AWS's endpoint for the region);
-// prefix, WithPrefix; and create_table=true, WithCreateTable. Anything else
-// is an error. Credentials, retries and the rest come from the SDK's
-// default configuration (config.LoadDefaultConfig: the environment, the
-// shared config and credentials files, SSO, the instance's role), never
-// from the URL.
+// prefix, WithPrefix; create_table=true, WithCreateTable; and timeout
+// (such as 500ms), WithTimeout. Anything else is an error. Credentials,
+// retries and the rest come from the SDK's default configuration
+// (config.LoadDefaultConfig: the environment, the shared config and
+// credentials files, SSO, the instance's role), never from the URL.
 //
 // Open checks within ctx that the table exists with the key schema the
 // adapter needs, creating it first with create_table=true. The client it
@@ -55,6 +56,7 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	if p.Bool("create_table", false) {
 		opts = append(opts, WithCreateTable())
 	}
+	opts = append(opts, WithTimeout(p.Timeout(calltimeout.Default)))
 	if err := p.Done(); err != nil {
 		return nil, err
 	}

@@ -37,6 +37,34 @@
 // as long as they have no p field with that value, and another prefix's
 // documents never are.
 //
+// # Timeouts
+//
+// Every call is bounded by its context and by the Cache's own timeout
+// (WithTimeout, default 5 s) when the context has no earlier deadline, so
+// that a server that stops answering cannot block a caller whose context
+// has none: the driver waits for a reply as long as the context lets it.
+// On FerretDB it includes the wait for a key lock (see below). Clear and
+// DeleteExpired apply it to each round trip (a batch of up to 1000
+// documents) rather than to the whole call.
+//
+// # Lost replies
+//
+// Add, Delete, DeleteMany and Increment must not be applied twice, nor
+// report a second try's view of the first one's work. The Cache sends a
+// write again only after the server refused it (Set and SetMany, when an
+// insert race lost on FerretDB), and the driver does so only where
+// the server deduplicates the retry (retryable writes, on a replica set or
+// a sharded cluster: the server applies the command once and answers the
+// retry with the first outcome); DeleteMany, Clear and DeleteExpired,
+// which delete several documents, are never retried by it. On a standalone
+// server and on FerretDB the driver does not retry writes at all. A write
+// whose reply is lost (the connection broke, or the deadline passed first)
+// returns an error matching cache.ErrUncertain: Set, Add, Delete, SetMany,
+// DeleteMany, Increment, Clear and DeleteExpired can return it. An error
+// of Set, Add, Delete or Increment that does not match it means the write
+// was not applied: the command never left, or the server refused it.
+// Reads never return it.
+//
 // # FerretDB
 //
 // FerretDB v1 applies an update by reading the document, changing it in Go
@@ -45,9 +73,12 @@
 // When New finds a FerretDB server (buildInfo reports ferretdbVersion),
 // Increment and Add hold a per-key lock while they run: a document with _id
 // 0x00 followed by the entry's _id, inserted to take the lock and deleted to
-// release it. It expires with the caller's context deadline (at most
-// lockLease), so a lock left by a crashed process or a lost connection
-// holds others back for at most that long. Set and Delete take no lock: on
+// release it. Its lease ends with the call's deadline (the Cache's timeout
+// at most), so a lock left by a crashed process or a lost reply holds
+// others back for at most that long; a lock whose insert lost its reply is
+// removed at once when the connection broke before the deadline. Calls of
+// one Cache for the same key wait for each other in the process and only
+// one of them contends for the lock. Set and Delete take no lock: on
 // FerretDB a Set racing an Increment of the same key may be lost, as any
 // two updates racing there may be.
 //
@@ -69,6 +100,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -89,10 +121,6 @@ const docOverhead = 64
 // never is the expiry of an entry without one: the largest BSON date.
 const never = bson.DateTime(math.MaxInt64)
 
-// lockLease is how long a key lock lasts when the caller's context has no
-// deadline (FerretDB only).
-const lockLease = 10 * time.Second
-
 // escape starts the _id of a key stored in base64; lockMark starts the _id
 // of a key lock. No other _id starts with either.
 const (
@@ -107,8 +135,9 @@ const codeNotImplemented = 238
 type Option func(*config)
 
 type config struct {
-	prefix string
-	logger *slog.Logger
+	prefix  string
+	logger  *slog.Logger
+	timeout time.Duration
 }
 
 // WithPrefix puts the cache's keys under prefix (default none), so that
@@ -121,6 +150,13 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // slog.Default().
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
+// WithTimeout bounds every call by d (default 5 s) when its context has no
+// earlier deadline; Clear and DeleteExpired apply it to each batch of up
+// to 1000 documents instead. It must be positive. On FerretDB it is also
+// the longest a key lock left by a failed call can hold the key. In
+// cache.Open URLs it is the timeout parameter ("timeout=500ms").
+func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
+
 // Cache is a cache.Adapter on a MongoDB collection. It also implements
 // cache.Incrementer, cache.Batcher, cache.Sweeper and cache.TTLGetter.
 // Create it with New.
@@ -128,7 +164,9 @@ type Cache struct {
 	coll       *mongo.Collection
 	prefix     string
 	lockKeys   bool // the server's updates are not atomic (FerretDB)
+	turns      turns
 	ttlIndex   bool
+	timeout    time.Duration
 	ownsClient bool // opened by cache.Open: Close disconnects the client
 	closed     atomic.Bool
 }
@@ -146,14 +184,17 @@ var _ interface {
 // indexes if they are missing: a TTL index on e where the server supports
 // one, and one on (p, e) for Clear and DeleteExpired.
 func New(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Cache, error) {
-	cfg := config{logger: slog.Default()}
+	cfg := config{logger: slog.Default(), timeout: calltimeout.Default}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	if err := checkPrefix(cfg.prefix); err != nil {
 		return nil, err
 	}
-	c := &Cache{coll: coll, prefix: cfg.prefix}
+	if err := calltimeout.Check("mongocache", cfg.timeout); err != nil {
+		return nil, err
+	}
+	c := &Cache{coll: coll, prefix: cfg.prefix, timeout: cfg.timeout}
 
 	var info struct {
 		FerretDBVersion string `bson:"ferretdbVersion"`
@@ -322,7 +363,9 @@ func (c *Cache) GetWithTTL(ctx context.Context, key string) ([]byte, time.Durati
 
 // get reads the live entry of key for Get and GetWithTTL.
 func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return nil, err
 	}
 	e, err := c.find(ctx, c.id(key))
@@ -337,7 +380,9 @@ func (c *Cache) get(ctx context.Context, key string) (*entry, error) {
 
 // Has reports whether key has an unexpired entry, reading only its expiry.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	e, err := c.find(ctx, c.id(key), options.FindOne().SetProjection(bson.D{{Key: "e", Value: 1}}))
@@ -360,14 +405,15 @@ func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := c.checkSize(key, value); err != nil {
 		return err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	id := c.id(key)
 	doc := c.valueDoc(id, value, expiry(ttl))
-	var err error
 	for range setAttempts {
-		_, err = c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+		_, err = write(c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true)))
 		if !mongo.IsDuplicateKeyError(err) {
 			break
 		}
@@ -387,7 +433,9 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 	if err := c.checkSize(key, value); err != nil {
 		return false, err
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	id := c.id(key)
@@ -407,7 +455,7 @@ func (c *Cache) Add(ctx context.Context, key string, value []byte, ttl time.Dura
 // so that a live one makes the insert fail on its _id.
 func (c *Cache) addAtomic(ctx context.Context, id string, doc bson.D) (bool, error) {
 	filter := bson.D{{Key: "_id", Value: id}, {Key: "e", Value: bson.D{{Key: "$lte", Value: now()}}}}
-	_, err := c.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	_, err := write(c.coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true)))
 	switch {
 	case mongo.IsDuplicateKeyError(err):
 		return false, nil // a live entry
@@ -424,7 +472,7 @@ func (c *Cache) addLocked(ctx context.Context, id string, doc bson.D) (added boo
 		if err != nil || old != nil && old.live(now()) {
 			return err
 		}
-		_, err = c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+		_, err = write(c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true)))
 		switch {
 		case mongo.IsDuplicateKeyError(err):
 			return nil // a Set, which takes no lock, created it meanwhile
@@ -440,42 +488,93 @@ func (c *Cache) addLocked(ctx context.Context, id string, doc bson.D) (added boo
 // Delete removes key and reports whether an unexpired entry existed. An
 // expired document is removed too.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return false, err
 	}
 	var e entry
-	err := c.coll.FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: c.id(key)}}).Decode(&e)
+	err = c.coll.FindOneAndDelete(ctx, bson.D{{Key: "_id", Value: c.id(key)}}).Decode(&e)
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return false, nil
 	case err != nil:
-		return false, fmt.Errorf("mongocache: delete %q: %w", clip(key), err)
+		return false, fmt.Errorf("mongocache: delete %q: %w", clip(key), failWrite(err))
 	}
 	return e.live(now()), nil
 }
 
 // Clear removes every document of this cache's prefix (those whose p field
-// equals it), and nothing else.
+// equals it), and nothing else, in batches (see sweep). Documents written
+// during a Clear may survive it.
 func (c *Cache) Clear(ctx context.Context) error {
 	if err := c.open(ctx); err != nil {
 		return err
 	}
-	if _, err := c.coll.DeleteMany(ctx, bson.D{{Key: "p", Value: c.prefix}}); err != nil {
+	if _, err := c.sweep(ctx, bson.D{{Key: "p", Value: c.prefix}}); err != nil {
 		return fmt.Errorf("mongocache: clear: %w", err)
 	}
 	return nil
 }
 
-// DeleteExpired removes this cache's expired documents and counts them.
+// DeleteExpired removes this cache's expired documents, in batches (see
+// sweep), and counts them.
 func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 	if err := c.open(ctx); err != nil {
 		return 0, err
 	}
-	res, err := c.coll.DeleteMany(ctx, bson.D{{Key: "p", Value: c.prefix}, {Key: "e", Value: bson.D{{Key: "$lte", Value: now()}}}})
+	n, err := c.sweep(ctx, bson.D{{Key: "p", Value: c.prefix}, {Key: "e", Value: bson.D{{Key: "$lte", Value: now()}}}})
 	if err != nil {
-		return 0, fmt.Errorf("mongocache: delete expired: %w", err)
+		return n, fmt.Errorf("mongocache: delete expired: %w", err)
 	}
-	return int(res.DeletedCount), nil
+	return n, nil
+}
+
+// sweepBatch is how many documents Clear and DeleteExpired delete in one
+// round trip.
+const sweepBatch = 1000
+
+// sweep deletes the documents filter matches and counts them: one pass of
+// a cursor over their _id, and for each batch of it a delete of those
+// documents that still match. Each round trip, a batch of the cursor or a
+// delete, gets the Cache's timeout, so that a large collection takes as
+// long as it needs while a server that stops answering still ends the
+// call.
+func (c *Cache) sweep(ctx context.Context, filter bson.D) (int, error) {
+	var cur *mongo.Cursor
+	err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
+		cur, err = c.coll.Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}).SetBatchSize(sweepBatch))
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer calltimeout.Step(ctx, c.timeout, cur.Close)
+	n := 0
+	for {
+		var ids []bson.RawValue
+		err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+			for cur.Next(ctx) {
+				ids = append(ids, cur.Current.Lookup("_id"))
+				if cur.RemainingBatchLength() == 0 {
+					break
+				}
+			}
+			return cur.Err()
+		})
+		if err != nil || len(ids) == 0 {
+			return n, err
+		}
+		var res *mongo.DeleteResult
+		err = calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
+			res, err = write(c.coll.DeleteMany(ctx, append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, filter...)))
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		n += int(res.DeletedCount)
+	}
 }
 
 // Increment adds delta to the counter under key, atomically. See package
@@ -490,12 +589,13 @@ func (c *Cache) DeleteExpired(ctx context.Context) (int, error) {
 // ErrNotInteger or ErrOverflow. A lost race starts over. On FerretDB the
 // key lock makes the read, the sum and the write by _id one step instead.
 func (c *Cache) Increment(ctx context.Context, key string, delta int64) (int64, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	id := c.id(key)
 	var sum int64
-	var err error
 	if c.lockKeys {
 		err = c.withLock(ctx, id, func(ctx context.Context) error { return retry(ctx, c.incrementLocked, id, delta, &sum) })
 	} else {
@@ -553,7 +653,7 @@ func (c *Cache) incrementLocked(ctx context.Context, id string, delta int64, sum
 	if err != nil {
 		return false, err
 	}
-	_, err = c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, c.counterDoc(id, s, exp), options.Replace().SetUpsert(true))
+	_, err = write(c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, c.counterDoc(id, s, exp), options.Replace().SetUpsert(true)))
 	if mongo.IsDuplicateKeyError(err) {
 		return false, nil
 	}
@@ -589,7 +689,7 @@ func (c *Cache) increment(ctx context.Context, id string, delta int64, sum *int6
 		*sum = *e.N
 		return true, nil
 	case !mongo.IsDuplicateKeyError(err):
-		return false, err
+		return false, failWrite(err)
 	}
 
 	old, err := c.find(ctx, id)
@@ -598,7 +698,7 @@ func (c *Cache) increment(ctx context.Context, id string, delta int64, sum *int6
 	}
 	if !old.live(at) {
 		// Counts as 0; the new counter never expires.
-		res, err := c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "e", Value: old.E}}, c.counterDoc(id, delta, never))
+		res, err := write(c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "e", Value: old.E}}, c.counterDoc(id, delta, never)))
 		if err != nil || res.MatchedCount == 0 {
 			return false, err
 		}
@@ -616,12 +716,12 @@ func (c *Cache) increment(ctx context.Context, id string, delta int64, sum *int6
 	}
 	// Convert the decimal value to a counter if it is still the same
 	// bytes with the same expiry.
-	res, err := c.coll.UpdateOne(ctx,
+	res, err := write(c.coll.UpdateOne(ctx,
 		bson.D{{Key: "_id", Value: id}, {Key: "v", Value: old.V}, {Key: "e", Value: old.E}},
 		bson.D{
 			{Key: "$set", Value: bson.D{{Key: "n", Value: s}}},
 			{Key: "$unset", Value: bson.D{{Key: "v", Value: ""}}},
-		})
+		}))
 	if err != nil || res.MatchedCount == 0 {
 		return false, err
 	}
@@ -631,7 +731,9 @@ func (c *Cache) increment(ctx context.Context, id string, delta int64, sum *int6
 
 // GetMany returns the hits among keys, with one query.
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string][]byte, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return nil, err
 	}
 	hits := make(map[string][]byte, len(keys))
@@ -679,7 +781,9 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 			return err
 		}
 	}
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return err
 	}
 	if len(items) == 0 {
@@ -692,11 +796,10 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 		models = append(models, mongo.NewReplaceOneModel().
 			SetFilter(bson.D{{Key: "_id", Value: id}}).SetReplacement(c.valueDoc(id, v, exp)).SetUpsert(true))
 	}
-	var err error
 	for range setAttempts {
 		// Upserts are idempotent: after a lost insert race, writing
 		// every item again is simpler than picking out the failed ones.
-		_, err = c.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		_, err = write(c.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)))
 		if !mongo.IsDuplicateKeyError(err) {
 			break
 		}
@@ -709,9 +812,12 @@ func (c *Cache) SetMany(ctx context.Context, items map[string][]byte, ttl time.D
 
 // DeleteMany removes keys and counts the unexpired entries among them: one
 // delete of the live documents, whose count is the answer, then one of the
-// expired rest.
+// expired rest, whose failure changes nothing that reads see (DeleteExpired
+// or an overwrite removes them) and is not reported.
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
-	if err := c.open(ctx); err != nil {
+	ctx, cancel, err := calltimeout.Begin(ctx, c.timeout, c.open(ctx))
+	defer cancel()
+	if err != nil {
 		return 0, err
 	}
 	if len(keys) == 0 {
@@ -722,65 +828,12 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int, error) {
 		ids[i] = c.id(k)
 	}
 	in := bson.D{{Key: "$in", Value: ids}}
-	res, err := c.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: in}, {Key: "e", Value: bson.D{{Key: "$gt", Value: now()}}}})
+	res, err := write(c.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: in}, {Key: "e", Value: bson.D{{Key: "$gt", Value: now()}}}}))
 	if err != nil {
 		return 0, fmt.Errorf("mongocache: delete many: %w", err)
 	}
-	if _, err := c.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: in}}); err != nil {
-		return int(res.DeletedCount), fmt.Errorf("mongocache: delete many: %w", err)
-	}
+	_, _ = c.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: in}})
 	return int(res.DeletedCount), nil
-}
-
-// withLock runs fn holding the lock of id (see the package documentation).
-func (c *Cache) withLock(ctx context.Context, id string, fn func(ctx context.Context) error) error {
-	lockID := lockMark + id
-	lease := lockLease
-	if d, ok := ctx.Deadline(); ok {
-		lease = min(lease, time.Until(d))
-	}
-	wait := time.Millisecond
-	for {
-		_, err := c.coll.InsertOne(ctx, bson.D{{Key: "_id", Value: lockID}, {Key: "e", Value: bson.DateTime(time.Now().Add(lease).UnixMilli())}})
-		if err == nil {
-			break
-		}
-		if !mongo.IsDuplicateKeyError(err) {
-			return fmt.Errorf("take the key lock: %w", err)
-		}
-		held, err := c.find(ctx, lockID)
-		if err != nil {
-			return fmt.Errorf("take the key lock: %w", err)
-		}
-		if held != nil && !held.live(now()) {
-			// Left by a holder that is gone; the filter on its
-			// expiry spares a lock taken since.
-			if _, err := c.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: lockID}, {Key: "e", Value: held.E}}); err != nil {
-				return fmt.Errorf("take the key lock: %w", err)
-			}
-			continue
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
-		// Each failed try is a write the server serialises with every
-		// other: back off to keep waiters from crowding out the holder.
-		wait = min(2*wait, 32*time.Millisecond)
-	}
-	err := fn(ctx)
-	if ctx.Err() != nil {
-		// Releasing now would outlast the caller's deadline; the lease,
-		// which ends with that deadline, frees the key instead.
-		return err
-	}
-	if _, rerr := c.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: lockID}}); rerr != nil && err == nil {
-		err = fmt.Errorf("release the key lock: %w", rerr)
-	}
-	return err
 }
 
 // clip shortens a key for an error message.

@@ -76,9 +76,18 @@ func uniquePrefix() string {
 
 var quiet = slog.New(slog.DiscardHandler)
 
+// testTimeout is the per-call timeout of the tests' adapters unless they
+// set one: FerretDB, shared by everyone testing on a loaded machine, takes
+// longer than the 5 s default over some single commands (each reads the
+// whole collection), and a call that waits its turn for a key lock waits
+// for the calls ahead of it. The tests check the contract; TestFaults
+// checks the timeout, with one of its own. A call that hangs still fails
+// within a minute rather than at the test binary's timeout.
+const testTimeout = time.Minute
+
 func newCache(t testing.TB, coll *mongo.Collection, opts ...mongocache.Option) *mongocache.Cache {
 	t.Helper()
-	c, err := mongocache.New(t.Context(), coll, append([]mongocache.Option{mongocache.WithLogger(quiet)}, opts...)...)
+	c, err := mongocache.New(t.Context(), coll, append([]mongocache.Option{mongocache.WithLogger(quiet), mongocache.WithTimeout(testTimeout)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +113,7 @@ func TestConformance(t *testing.T) {
 	t.Run("prefix-by-url", func(t *testing.T) {
 		coll := newCollection(t, client)
 		cachetest.Run(t, func(t *testing.T) cache.Adapter {
-			return cachetest.Open(t, openURL(t, coll, "prefix", uniquePrefix()))
+			return cachetest.Open(t, openURL(t, coll, "prefix", uniquePrefix(), "timeout", testTimeout.String()))
 		}, cachetest.WithTTLResolution(mongocache.Resolution))
 	})
 	t.Run("no-prefix", func(t *testing.T) {
@@ -369,20 +378,31 @@ func TestAtomicUpdatePath(t *testing.T) {
 		t.Fatalf("Increment(abc) = %v, want ErrNotInteger", err)
 	}
 	cachetest.WantValue(t, c, "text", "abc")
-	must(t, c.Set(ctx, "short", []byte("41"), 30*time.Millisecond))
-	incr("short", 1, 42) // keeps the expiry
-	ok, err := c.Add(ctx, "short", []byte("x"), 0)
-	if err != nil || ok {
-		t.Fatalf("Add over a live entry = %v, %v; want false", ok, err)
+	// Set, Increment and Add must run within the TTL for the Add to meet
+	// a live entry: on a loaded machine no fixed TTL is sure to be long
+	// enough, so it doubles until they did.
+	for ttl := 30 * time.Millisecond; ; ttl *= 2 {
+		start := time.Now()
+		must(t, c.Set(ctx, "short", []byte("41"), ttl))
+		n, ierr := c.Increment(ctx, "short", 1) // keeps the expiry
+		ok, aerr := c.Add(ctx, "short", []byte("x"), 0)
+		if took := time.Since(start); took >= ttl {
+			t.Logf("Set, Increment and Add took %v, the TTL %v: again with a longer one", took, ttl)
+			continue
+		}
+		if n != 42 || ierr != nil || ok || aerr != nil {
+			t.Fatalf("Increment of a live 41 = %d, %v, then Add over it = %v, %v; want 42, then false", n, ierr, ok, aerr)
+		}
+		time.Sleep(2 * ttl)
+		break
 	}
-	time.Sleep(60 * time.Millisecond)
 	if _, err := c.Get(ctx, "short"); !errors.Is(err, cache.ErrNotFound) {
 		t.Fatalf("Get after the TTL = %v, want ErrNotFound", err)
 	}
 	must(t, c.Set(ctx, "gone", []byte("41"), 30*time.Millisecond))
 	time.Sleep(60 * time.Millisecond)
 	incr("gone", 1, 1) // an expired entry counts as 0
-	ok, err = c.Add(ctx, "short", []byte("new"), 0)
+	ok, err := c.Add(ctx, "short", []byte("new"), 0)
 	if err != nil || !ok {
 		t.Fatalf("Add over an expired entry = %v, %v; want true", ok, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cachelib-go/cachelib/cache"
+	"github.com/cachelib-go/cachelib/internal/calltimeout"
 	"github.com/cachelib-go/cachelib/internal/urlparam"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -25,8 +26,9 @@ import (
 //	mongodb+srv://[user:password@]cluster.example.com/database/collection[?prefix=app:&option=value...]
 //
 // The URL is a MongoDB connection string whose path names a database and a
-// collection, both required (a '/' inside a name is written %2F). One
-// parameter belongs to this package: prefix is WithPrefix. Every other
+// collection, both required (a '/' inside a name is written %2F). Two
+// parameters belong to this package: prefix is WithPrefix, and timeout
+// (such as 500ms) is WithTimeout. Every other
 // parameter is an option of the driver's connection string (appName,
 // replicaSet, authSource, tls, serverSelectionTimeoutMS, ...); one the
 // driver does not know is an error here, where the driver would ignore it;
@@ -55,6 +57,7 @@ const disconnectTimeout = 10 * time.Second
 func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 	p := urlparam.New(u)
 	prefix := p.String("prefix", "")
+	timeout := p.Timeout(calltimeout.Default)
 	if err := p.Single("readPreferenceTags"); err != nil {
 		return nil, err
 	}
@@ -90,14 +93,14 @@ func open(ctx context.Context, u *url.URL) (cache.Adapter, error) {
 		return nil, fmt.Errorf("%w: %w", cache.ErrInvalidURL, err)
 	}
 	if len(cs.UnknownOptions) > 0 {
-		return nil, urlparam.Errorf("unknown parameter %s (this scheme accepts prefix and the options of a MongoDB connection string)",
+		return nil, urlparam.Errorf("unknown parameter %s (this scheme accepts prefix, timeout and the options of a MongoDB connection string)",
 			strings.Join(slices.Sorted(maps.Keys(cs.UnknownOptions)), ", "))
 	}
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		return nil, fmt.Errorf("mongocache: connect: %w", err)
 	}
-	c, err := New(ctx, client.Database(db).Collection(coll), WithPrefix(prefix))
+	c, err := New(ctx, client.Database(db).Collection(coll), WithPrefix(prefix), WithTimeout(timeout))
 	if err != nil {
 		disconnect(client)
 		return nil, err
