@@ -270,11 +270,14 @@ func checkSchema(t *types.TableDescription) error {
 
 // createTable creates the table unless it exists.
 func (c *Cache) createTable(ctx context.Context) error {
-	_, err := c.client.CreateTable(ctx, &dynamodb.CreateTableInput{
-		TableName:            c.table,
-		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrKey), AttributeType: types.ScalarAttributeTypeB}},
-		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrKey), KeyType: types.KeyTypeHash}},
-		BillingMode:          types.BillingModePayPerRequest,
+	err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+		_, err := c.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+			TableName:            c.table,
+			AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String(AttrKey), AttributeType: types.ScalarAttributeTypeB}},
+			KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String(AttrKey), KeyType: types.KeyTypeHash}},
+			BillingMode:          types.BillingModePayPerRequest,
+		})
+		return err
 	})
 	var inUse *types.ResourceInUseException
 	if err != nil && !errors.As(err, &inUse) {
@@ -284,10 +287,15 @@ func (c *Cache) createTable(ctx context.Context) error {
 }
 
 // describe returns the table's description once it is no longer being
-// created.
+// created. Each request is bounded by the timeout; the wait for a table
+// being created, which DynamoDB may take a minute over, only by ctx.
 func (c *Cache) describe(ctx context.Context) (*types.TableDescription, error) {
 	for b := newBackoff(0); ; {
-		out, err := c.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: c.table})
+		var out *dynamodb.DescribeTableOutput
+		err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) (err error) {
+			out, err = c.client.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: c.table})
+			return err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("dynamocache: describe table %s: %w", *c.table, err)
 		}
@@ -303,9 +311,12 @@ func (c *Cache) describe(ctx context.Context) (*types.TableDescription, error) {
 // enableTTL makes AttrTTL the table's TTL attribute where the service
 // supports it.
 func (c *Cache) enableTTL(ctx context.Context, logger *slog.Logger) error {
-	_, err := c.client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
-		TableName:               c.table,
-		TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrTTL), Enabled: aws.Bool(true)},
+	err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+		_, err := c.client.UpdateTimeToLive(ctx, &dynamodb.UpdateTimeToLiveInput{
+			TableName:               c.table,
+			TimeToLiveSpecification: &types.TimeToLiveSpecification{AttributeName: aws.String(AttrTTL), Enabled: aws.Bool(true)},
+		})
+		return err
 	})
 	var apiErr smithy.APIError
 	switch {

@@ -211,3 +211,23 @@ func TestTimeoutOption(t *testing.T) {
 		t.Errorf("timeout=750ms gave %v", d)
 	}
 }
+
+// New asks the server about the table: with a server that stopped
+// answering and a context without a deadline, the timeout ends it.
+func TestNewBoundedByTimeout(t *testing.T) {
+	table := newTable(t, newClient(endpoint(t)))
+	u, _ := url.Parse(endpoint(t))
+	proxy := faultproxy.Start(t, u.Host)
+	proxy.Blackhole()
+	const timeout = 300 * time.Millisecond
+	for _, opts := range [][]dynamocache.Option{
+		{dynamocache.WithTimeout(timeout)},
+		{dynamocache.WithTimeout(timeout), dynamocache.WithCreateTable(), dynamocache.WithLogger(testLogger(t))},
+	} {
+		start := time.Now()
+		_, err := dynamocache.New(context.Background(), newClient("http://"+proxy.Addr()), table, opts...)
+		if took := time.Since(start); err == nil || took > 3*timeout+time.Second {
+			t.Errorf("New through a black hole: %v after %v, want an error by about the %v timeout (a request or two)", err, took, timeout)
+		}
+	}
+}

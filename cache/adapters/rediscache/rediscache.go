@@ -218,11 +218,7 @@ func (c *Cache) ready(ctx context.Context) error {
 // and otherwise the context bounded by the Cache's timeout, whose cancel
 // the caller defers.
 func (c *Cache) begin(ctx context.Context) (context.Context, context.CancelFunc, error) {
-	if err := c.ready(ctx); err != nil {
-		return ctx, func() {}, err
-	}
-	ctx, cancel := calltimeout.Bound(ctx, c.timeout)
-	return ctx, cancel, nil
+	return calltimeout.Begin(ctx, c.timeout, c.ready(ctx))
 }
 
 // fail wraps an error of the client. When the context is done, the error is
@@ -657,19 +653,16 @@ func (c *Cache) Clear(ctx context.Context) error {
 // clearNode deletes the keys under the prefix on one server. On a Cluster
 // node, the keys of one UNLINK must still share a hash slot.
 func (c *Cache) clearNode(ctx context.Context, node server, topo topology) error {
-	// Each round trip gets the Cache's timeout, so that a large namespace
-	// can take as long as it needs while a stalled server still ends it.
-	step := func(cursor uint64) (uint64, error) {
-		ctx, cancel := calltimeout.Bound(ctx, c.timeout)
-		defer cancel()
-		keys, next, err := node.Scan(ctx, cursor, c.pattern, scanCount).Result()
-		if err == nil && len(keys) > 0 {
-			_, err = unlink(ctx, node, groupKeys(topo, keys))
-		}
-		return next, err
-	}
 	for cursor := uint64(0); ; {
-		next, err := step(cursor)
+		var next uint64
+		err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+			keys, n, err := node.Scan(ctx, cursor, c.pattern, scanCount).Result()
+			if err == nil && len(keys) > 0 {
+				_, err = unlink(ctx, node, groupKeys(topo, keys))
+			}
+			next = n
+			return err
+		})
 		if err != nil || next == 0 {
 			return err
 		}
