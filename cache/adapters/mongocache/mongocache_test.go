@@ -139,7 +139,7 @@ func TestTTLIndex(t *testing.T) {
 	client := connect(t, uri)
 	coll := newCollection(t, client)
 	var log bytes.Buffer
-	c, err := mongocache.New(t.Context(), coll, mongocache.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	c, err := mongocache.New(t.Context(), coll, mongocache.WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 	must(t, err)
 	defer c.Close()
 	t.Logf("server TTL index: %v; logged: %s", c.TTLIndex(), log.String())
@@ -176,6 +176,24 @@ func TestTTLIndex(t *testing.T) {
 	n, err := c.DeleteExpired(t.Context())
 	if err != nil || n != 1 {
 		t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
+	}
+}
+
+// A library that logs on every Open fills its users' logs: cache.Open, and
+// New without WithLogger, log nothing at Info or above through
+// slog.Default (what they report is TTLIndex's to tell).
+func TestQuietByDefault(t *testing.T) {
+	uri, _ := serverURI(t)
+	coll := newCollection(t, connect(t, uri))
+	var log bytes.Buffer
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewTextHandler(&log, nil)))
+	cachetest.Open(t, openURL(t, coll, "prefix", uniquePrefix()))
+	c, err := mongocache.New(t.Context(), coll)
+	must(t, err)
+	defer c.Close()
+	if log.String() != "" {
+		t.Fatalf("Open and New logged through slog.Default:\n%s", log.String())
 	}
 }
 
