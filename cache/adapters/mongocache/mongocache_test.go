@@ -387,25 +387,26 @@ func TestAtomicUpdatePath(t *testing.T) {
 		t.Fatalf("Increment(abc) = %v, want ErrNotInteger", err)
 	}
 	cachetest.WantValue(t, c, "text", "abc")
-	must(t, c.Set(ctx, "short", []byte("41"), 30*time.Millisecond))
-	incr("short", 1, 42) // keeps the expiry
-	ok, err := c.Add(ctx, "short", []byte("x"), 0)
-	if err != nil || ok {
-		t.Fatalf("Add over a live entry = %v, %v; want false", ok, err)
-	}
-	time.Sleep(60 * time.Millisecond)
-	if _, err := c.Get(ctx, "short"); !errors.Is(err, cache.ErrNotFound) {
-		t.Fatalf("Get after the TTL = %v, want ErrNotFound", err)
-	}
-	must(t, c.Set(ctx, "gone", []byte("41"), 30*time.Millisecond))
-	time.Sleep(60 * time.Millisecond)
-	incr("gone", 1, 1) // an expired entry counts as 0
-	ok, err = c.Add(ctx, "short", []byte("new"), 0)
-	if err != nil || !ok {
-		t.Fatalf("Add over an expired entry = %v, %v; want true", ok, err)
-	}
-	cachetest.WantValue(t, c, "short", "new")
-	ok, err = c.Add(ctx, "absent", []byte("a"), 0)
+	cachetest.Expiring(t, 30*time.Millisecond, mongocache.Resolution, func(x *cachetest.Attempt) {
+		x.Set(c, "short", "41")
+		n, err := c.Increment(ctx, "short", 1) // keeps the expiry
+		if err != nil || n != 42 {
+			x.Live(fmt.Errorf("Increment(short, 1) after Set 41 = %d, %v; want 42", n, err))
+		}
+		if ok, err := c.Add(ctx, "short", []byte("x"), 0); err != nil || ok {
+			x.Live(fmt.Errorf("Add over a live entry = %v, %v; want false", ok, err))
+		}
+		x.Set(c, "gone", "41")
+		x.Expire()
+		cachetest.WantMiss(t, c, "short")
+		incr("gone", 1, 1) // an expired entry counts as 0
+		ok, err := c.Add(ctx, "short", []byte("new"), 0)
+		if err != nil || !ok {
+			t.Fatalf("Add over an expired entry = %v, %v; want true", ok, err)
+		}
+		cachetest.WantValue(t, c, "short", "new")
+	})
+	ok, err := c.Add(ctx, "absent", []byte("a"), 0)
 	if err != nil || !ok {
 		t.Fatalf("Add of an absent key = %v, %v; want true", ok, err)
 	}
