@@ -153,18 +153,20 @@ func getWithTTL(t *testing.T, h *harness) {
 	h.expiring(t, func(x *Attempt) {
 		a := h.new(t)
 		tg := a.(cache.TTLGetter)
-		long := x.TTL() * 50
-		x.Write(func() { set(t, a, "long", "l", long) })
-		v, ttl, err := tg.GetWithTTL(ctx, "long")
-		if err == nil && (string(v) != "l" || ttl <= 0 || ttl > long+h.cfg.resolution) {
-			t.Fatalf("GetWithTTL(long) = %q, %v, %v; want \"l\" with a TTL in (0, %v]", v, ttl, err, long)
+		x.Set(a, "k", "v")
+		// What is left is at most the TTL (rounded up), and at least the
+		// TTL less the time since the Set began (truncated).
+		v, left, err := tg.GetWithTTL(ctx, "k")
+		took, ttl := time.Since(x.first), cache.RoundTTL(x.TTL(), h.cfg.resolution)
+		if err == nil && (string(v) != "v" || left <= 0 || left > ttl || left < ttl-took-h.cfg.resolution) {
+			t.Fatalf("GetWithTTL(k) %v after a Set with TTL %v = %q, %v; want \"v\" with a TTL in [%v, %v]",
+				took.Round(time.Millisecond), x.TTL(), v, left, max(ttl-took-h.cfg.resolution, 0), ttl)
 		}
 		if err != nil {
-			x.Live(fmt.Errorf("GetWithTTL(long) after a Set with TTL %v: %w", long, err))
+			x.Live(fmt.Errorf("GetWithTTL(k) %v after a Set with TTL %v: %w", took.Round(time.Millisecond), x.TTL(), err))
 		}
-		x.Set(a, "short", "s")
 		x.Expire()
-		_, _, err = tg.GetWithTTL(ctx, "short")
+		_, _, err = tg.GetWithTTL(ctx, "k")
 		wantErr(t, "GetWithTTL of an expired key", err, cache.ErrNotFound)
 	})
 }
