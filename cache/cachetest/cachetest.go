@@ -132,18 +132,18 @@ func Expiring(t *testing.T, ttl, resolution time.Duration, check func(x *Attempt
 	t.Helper()
 	for i := 1; ; i++ {
 		x := &Attempt{t: t, ttl: ttl, resolution: resolution}
-		late := x.run(check)
-		if late == nil {
+		l := x.run(check)
+		if l == nil {
 			return
 		}
-		next := cache.RoundTTL(max(2*ttl, 2*late.after), resolution)
+		next := cache.RoundTTL(max(2*ttl, 2*l.after), resolution)
 		deadline, ok := t.Deadline()
 		if i == maxAttempts || ok && time.Now().Add(2*next).After(deadline) {
 			t.Fatalf("no attempt could judge the check: in the last of %d, with TTL %v, a check of a live entry ended %v after the first write and failed: %v",
-				i, ttl, late.after.Round(time.Millisecond), late.err)
+				i, ttl, l.after.Round(time.Millisecond), l.err)
 		}
 		t.Logf("TTL %v was too short to judge: a check of a live entry ended %v after the first write and failed (%v); trying again with TTL %v",
-			ttl, late.after.Round(time.Millisecond), late.err, next)
+			ttl, l.after.Round(time.Millisecond), l.err, next)
 		ttl = next
 	}
 }
@@ -156,8 +156,10 @@ type Attempt struct {
 	first, last     time.Time // the start of the first write, the end of the last
 }
 
-// late is how an Attempt abandons its check: a check of a live entry
-// failed after the TTL.
+// late is what Live panics with to abandon an attempt whose check of a
+// live entry failed after the TTL: a panic, so that a check can be
+// abandoned from inside its helpers as t.FailNow ends a test, and run
+// recovers it.
 type late struct {
 	after time.Duration // since the first write
 	err   error

@@ -28,7 +28,7 @@ var rules = []rule{
 	{Name: "ZeroTTLNeverExpires", Doc: "A TTL of 0 never expires: the entry outlives one that had a short TTL.", Run: zeroTTL},
 	{Name: "NegativeTTL", Doc: "A negative TTL gives cache.ErrInvalidTTL from Set, Add and SetMany and stores nothing.", Run: negativeTTL},
 	{Name: "TTLExpires", Doc: "An entry is a hit before its TTL ends and absent after it, for every operation.", Run: ttlExpires},
-	{Name: "TinyTTLRoundsUp", Doc: "A TTL below the backend's resolution rounds up: never no expiry, never already expired.", Run: tinyTTL},
+	{Name: "TinyTTLRoundsUp", Doc: "A TTL below the backend's resolution rounds up: never no expiry, never already expired (seen where a read can beat the resolution).", Run: tinyTTL},
 	{Name: "AddAbsent", Doc: "Add stores a value under an absent key and reports true.", Run: addAbsent},
 	{Name: "AddPresent", Doc: "Add on an unexpired key reports false and leaves its value and TTL alone.", Run: addPresent},
 	{Name: "AddExpired", Doc: "Add over an expired entry stores the new value and reports true.", Run: addExpired},
