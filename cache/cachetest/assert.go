@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -24,13 +25,21 @@ func set(t *testing.T, a cache.Adapter, key, val string, ttl time.Duration) {
 // check more than the suite does.
 func WantValue(t testing.TB, a cache.Adapter, key, want string) {
 	t.Helper()
-	got, err := a.Get(t.Context(), key)
+	fatal(t, CheckValue(t.Context(), a, key, want))
+}
+
+// CheckValue reports, as an error saying what a holds instead, when a does
+// not hold want under key: for Attempt.Live, which judges a failure by
+// when it happened.
+func CheckValue(ctx context.Context, a cache.Adapter, key, want string) error {
+	got, err := a.Get(ctx, key)
 	if err != nil {
-		t.Fatalf("Get(%q) = error %v, want %q", clip(key), err, clip(want))
+		return fmt.Errorf("Get(%q) = error %v, want %q", clip(key), err, clip(want))
 	}
 	if got == nil || !bytes.Equal(got, []byte(want)) {
-		t.Fatalf("Get(%q) = %q, want %q", clip(key), clip(string(got)), clip(want))
+		return fmt.Errorf("Get(%q) = %q, want %q", clip(key), clip(string(got)), clip(want))
 	}
+	return nil
 }
 
 // WantMiss fails t unless Get of key on a is a miss: an error matching
@@ -48,10 +57,15 @@ func WantMiss(t testing.TB, a cache.Adapter, key string) {
 
 func wantHas(t *testing.T, a cache.Adapter, key string, want bool) {
 	t.Helper()
-	got, err := a.Has(t.Context(), key)
+	fatal(t, checkHas(t.Context(), a, key, want))
+}
+
+func checkHas(ctx context.Context, a cache.Adapter, key string, want bool) error {
+	got, err := a.Has(ctx, key)
 	if err != nil || got != want {
-		t.Fatalf("Has(%q) = %v, %v; want %v, nil", clip(key), got, err, want)
+		return fmt.Errorf("Has(%q) = %v, %v; want %v, nil", clip(key), got, err, want)
 	}
+	return nil
 }
 
 func wantDelete(t *testing.T, a cache.Adapter, key string, want bool) {
@@ -64,17 +78,35 @@ func wantDelete(t *testing.T, a cache.Adapter, key string, want bool) {
 
 func wantAdd(t *testing.T, a cache.Adapter, key, val string, ttl time.Duration, want bool) {
 	t.Helper()
-	got, err := a.Add(t.Context(), key, []byte(val), ttl)
+	fatal(t, checkAdd(t.Context(), a, key, val, ttl, want))
+}
+
+func checkAdd(ctx context.Context, a cache.Adapter, key, val string, ttl time.Duration, want bool) error {
+	got, err := a.Add(ctx, key, []byte(val), ttl)
 	if err != nil || got != want {
-		t.Fatalf("Add(%q, %q, %v) = %v, %v; want %v, nil", clip(key), clip(val), ttl, got, err, want)
+		return fmt.Errorf("Add(%q, %q, %v) = %v, %v; want %v, nil", clip(key), clip(val), ttl, got, err, want)
 	}
+	return nil
 }
 
 func wantIncrement(t *testing.T, a cache.Adapter, key string, delta, want int64) {
 	t.Helper()
-	got, err := cache.Increment(t.Context(), a, key, delta)
+	fatal(t, checkIncrement(t.Context(), a, key, delta, want))
+}
+
+func checkIncrement(ctx context.Context, a cache.Adapter, key string, delta, want int64) error {
+	got, err := cache.Increment(ctx, a, key, delta)
 	if err != nil || got != want {
-		t.Fatalf("Increment(%q, %d) = %d, %v; want %d, nil", clip(key), delta, got, err, want)
+		return fmt.Errorf("Increment(%q, %d) = %d, %v; want %d, nil", clip(key), delta, got, err, want)
+	}
+	return nil
+}
+
+// fatal fails t with err, if there is one.
+func fatal(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

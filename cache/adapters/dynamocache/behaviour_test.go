@@ -56,38 +56,40 @@ func TestItemLayout(t *testing.T) {
 	c := newCache(t, client, table, dynamocache.WithPrefix(p))
 	ctx := t.Context()
 
-	before := time.Now()
-	must(t, c.Set(ctx, "k", []byte("10"), 1500*time.Millisecond))
-	it := rawItem(t, client, table, p+"k")
-	if v := it[dynamocache.AttrValue].(*types.AttributeValueMemberB).Value; string(v) != "10" {
-		t.Fatalf("v = %q, want \"10\"", v)
-	}
-	exp, ttl := numAttr(t, it, dynamocache.AttrExpiry), numAttr(t, it, dynamocache.AttrTTL)
-	if low, high := before.Add(1500*time.Millisecond).UnixMilli(), time.Now().Add(1501*time.Millisecond).UnixMilli(); exp < low || exp > high {
-		t.Fatalf("exp = %d, want Unix ms in [%d, %d]", exp, low, high)
-	}
-	if want := (exp + 999) / 1000; ttl != want {
-		t.Fatalf("ttl = %d, want exp in seconds rounded up, %d", ttl, want)
-	}
+	cachetest.Expiring(t, 1500*time.Millisecond, dynamocache.Resolution, func(x *cachetest.Attempt) {
+		before := time.Now()
+		x.Set(c, "k", "10")
+		it := rawItem(t, client, table, p+"k")
+		if v := it[dynamocache.AttrValue].(*types.AttributeValueMemberB).Value; string(v) != "10" {
+			t.Fatalf("v = %q, want \"10\"", v)
+		}
+		exp, ttl := numAttr(t, it, dynamocache.AttrExpiry), numAttr(t, it, dynamocache.AttrTTL)
+		if low, high := before.Add(x.TTL()).UnixMilli(), time.Now().Add(x.TTL()+time.Millisecond).UnixMilli(); exp < low || exp > high {
+			t.Fatalf("exp = %d, want Unix ms in [%d, %d]", exp, low, high)
+		}
+		if want := (exp + 999) / 1000; ttl != want {
+			t.Fatalf("ttl = %d, want exp in seconds rounded up, %d", ttl, want)
+		}
 
-	// Increment turns the value into a counter and keeps the expiry.
-	n, err := c.Increment(ctx, "k", 5)
-	if err != nil || n != 15 {
-		t.Fatalf("Increment = %d, %v; want 15", n, err)
-	}
-	it = rawItem(t, client, table, p+"k")
-	if _, ok := it[dynamocache.AttrValue]; ok || numAttr(t, it, dynamocache.AttrCount) != 15 {
-		t.Fatalf("item after Increment = %v, want n=15 and no v", it)
-	}
-	if numAttr(t, it, dynamocache.AttrExpiry) != exp || numAttr(t, it, dynamocache.AttrTTL) != ttl {
-		t.Fatalf("Increment changed the expiry: %v", it)
-	}
-	cachetest.WantValue(t, c, "k", "15")
+		// Increment turns the value into a counter and keeps the expiry.
+		n, err := c.Increment(ctx, "k", 5)
+		if err != nil || n != 15 {
+			x.Live(fmt.Errorf("Increment = %d, %v; want 15", n, err))
+		}
+		it = rawItem(t, client, table, p+"k")
+		if _, ok := it[dynamocache.AttrValue]; ok || numAttr(t, it, dynamocache.AttrCount) != 15 {
+			t.Fatalf("item after Increment = %v, want n=15 and no v", it)
+		}
+		if numAttr(t, it, dynamocache.AttrExpiry) != exp || numAttr(t, it, dynamocache.AttrTTL) != ttl {
+			t.Fatalf("Increment changed the expiry: %v", it)
+		}
+		x.Live(cachetest.CheckValue(ctx, c, "k", "15"))
+	})
 
 	// A new counter never expires: no exp, no ttl.
-	_, err = c.Increment(ctx, "fresh", -3)
+	_, err := c.Increment(ctx, "fresh", -3)
 	must(t, err)
-	it = rawItem(t, client, table, p+"fresh")
+	it := rawItem(t, client, table, p+"fresh")
 	if _, ok := it[dynamocache.AttrExpiry]; ok {
 		t.Fatalf("new counter has an expiry: %v", it)
 	}

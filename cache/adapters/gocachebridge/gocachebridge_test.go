@@ -294,27 +294,27 @@ func TestGocacheOnToStore(t *testing.T) {
 		}
 	})
 	t.Run("Chain", func(t *testing.T) {
-		fast := newMemory(t)
-		slow := gocachebridge.FromStore(newRistretto(t)) // a TTLGetter
-		fastCache := gocache.New[[]byte](gocachebridge.ToStore(fast))
-		slowCache := gocache.New[[]byte](gocachebridge.ToStore(slow))
-		chain := gocache.NewChain[[]byte](fastCache, slowCache)
-		defer chain.Close()
-		if err := slow.Set(ctx, "k", []byte("v"), 300*time.Millisecond); err != nil {
-			t.Fatal(err)
-		}
-		if v, err := chain.Get(ctx, "k"); err != nil || string(v) != "v" {
-			t.Fatalf("chain Get = %q, %v", v, err)
-		}
-		chain.Close() // waits for the chain's copy into the fast cache
-		if v, err := fast.Get(ctx, "k"); err != nil || string(v) != "v" {
-			t.Fatalf("gocache's chain did not copy the hit upwards: %q, %v", v, err)
-		}
-		// It copied the remaining TTL, which ToStore reported exactly.
-		time.Sleep(400 * time.Millisecond)
-		if _, err := fast.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
-			t.Fatalf("the copy outlived the original: %v", err)
-		}
+		cachetest.Expiring(t, 300*time.Millisecond, memorycache.Resolution, func(x *cachetest.Attempt) {
+			fast := newMemory(t)
+			slow := gocachebridge.FromStore(newRistretto(t)) // a TTLGetter
+			fastCache := gocache.New[[]byte](gocachebridge.ToStore(fast))
+			slowCache := gocache.New[[]byte](gocachebridge.ToStore(slow))
+			chain := gocache.NewChain[[]byte](fastCache, slowCache)
+			defer chain.Close()
+			x.Set(slow, "k", "v")
+			if v, err := chain.Get(ctx, "k"); err != nil || string(v) != "v" {
+				x.Live(fmt.Errorf("chain Get = %q, %v", v, err))
+			}
+			chain.Close() // waits for the chain's copy into the fast cache
+			if v, err := fast.Get(ctx, "k"); err != nil || string(v) != "v" {
+				x.Live(fmt.Errorf("gocache's chain did not copy the hit upwards: %q, %v", v, err))
+			}
+			// It copied the remaining TTL, which ToStore reported exactly.
+			x.Expire()
+			if _, err := fast.Get(ctx, "k"); !errors.Is(err, cache.ErrNotFound) {
+				t.Fatalf("the copy outlived the original: %v", err)
+			}
+		})
 	})
 	t.Run("Loadable", func(t *testing.T) {
 		var loads atomic.Int32

@@ -253,41 +253,32 @@ func TestClearIsScoped(t *testing.T) {
 
 // Another adapter of the same prefix (another process) sees a Clear within
 // its refresh interval, or at once when it reads the generation every time.
+// The generation the other adapter read lives, as an expiring entry would,
+// for one interval from when it was read.
 func TestClearVisibility(t *testing.T) {
 	client := newClient(t, servers(t, 2)...)
-	prefix := unique("visible")
-	const refresh = time.Second
-	clearer := newCache(t, client, memcachedcache.WithPrefix(prefix))
-	cached := newCache(t, client, memcachedcache.WithPrefix(prefix), memcachedcache.WithGenerationRefresh(refresh))
-	exact := newCache(t, client, memcachedcache.WithPrefix(prefix), memcachedcache.WithGenerationRefresh(0))
-	mustSet(t, clearer, "k", "v", 0)
-	cachetest.WantValue(t, cached, "k", "v") // reads the generation now
-	cachetest.WantValue(t, exact, "k", "v")
+	ctx := t.Context()
+	cachetest.Expiring(t, time.Second, time.Millisecond, func(x *cachetest.Attempt) {
+		prefix := unique("visible")
+		clearer := newCache(t, client, memcachedcache.WithPrefix(prefix))
+		cached := newCache(t, client, memcachedcache.WithPrefix(prefix), memcachedcache.WithGenerationRefresh(x.TTL()))
+		exact := newCache(t, client, memcachedcache.WithPrefix(prefix), memcachedcache.WithGenerationRefresh(0))
+		mustSet(t, clearer, "k", "v", 0)
+		x.Write(func() { cachetest.WantValue(t, cached, "k", "v") }) // reads the generation now
+		cachetest.WantValue(t, exact, "k", "v")
 
-	if err := clearer.Clear(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	cleared := time.Now()
-	cachetest.WantMiss(t, clearer, "k")
-	cachetest.WantMiss(t, exact, "k")
-	// Well within its interval, the other adapter still uses the old
-	// generation...
-	cachetest.WantValue(t, cached, "k", "v")
-	// ...and it sees the Clear once the interval is over.
-	for {
-		_, err := cached.Get(t.Context(), "k")
-		if errors.Is(err, cache.ErrNotFound) {
-			break
-		}
-		if err != nil {
+		if err := clearer.Clear(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if since := time.Since(cleared); since > refresh+500*time.Millisecond {
-			t.Fatalf("the Clear is still unseen %v later with a %v refresh interval", since, refresh)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Logf("seen %v after the Clear", time.Since(cleared).Round(time.Millisecond))
+		cachetest.WantMiss(t, clearer, "k")
+		cachetest.WantMiss(t, exact, "k")
+		// Within its interval, the other adapter still uses the old
+		// generation...
+		x.Live(cachetest.CheckValue(ctx, cached, "k", "v"))
+		// ...and it sees the Clear once the interval is over.
+		x.Expire()
+		cachetest.WantMiss(t, cached, "k")
+	})
 }
 
 // Adapters without a prefix or generation name share one namespace.
@@ -448,23 +439,25 @@ func TestIncrementMarksLargeCounters(t *testing.T) {
 // keeps the entry's expiry, to within the documented two seconds.
 func TestIncrementCASKeepsTTL(t *testing.T) {
 	client := newClient(t, servers(t, 1)...)
-	c := newCache(t, client, memcachedcache.WithPrefix(unique("casttl")))
-	const ttl = time.Second
-	mustSet(t, c, "neg", "-5", ttl)
-	mustSet(t, c, "down", "5", ttl)
-	start := time.Now()
-	if n, err := c.Increment(t.Context(), "neg", 2); n != -3 || err != nil {
-		t.Fatalf("Increment = %d, %v; want -3", n, err)
-	}
-	if n, err := c.Increment(t.Context(), "down", -2); n != 3 || err != nil {
-		t.Fatalf("Increment = %d, %v; want 3", n, err)
-	}
-	// Never before the TTL...
-	time.Sleep(time.Until(start.Add(ttl - 100*time.Millisecond)))
-	cachetest.WantValue(t, c, "neg", "-3")
-	cachetest.WantValue(t, c, "down", "3")
-	// ...and, sent as 2 s, gone by 2 s; rewritten, by 2 s more.
-	time.Sleep(time.Until(start.Add(ttl + time.Second + 2*time.Second + 150*time.Millisecond)))
-	cachetest.WantMiss(t, c, "neg")
-	cachetest.WantMiss(t, c, "down")
+	ctx := t.Context()
+	cachetest.Expiring(t, time.Second, memcachedcache.Resolution, func(x *cachetest.Attempt) {
+		c := newCache(t, client, memcachedcache.WithPrefix(unique("casttl")))
+		x.Set(c, "neg", "-5")
+		x.Set(c, "down", "5")
+		if n, err := c.Increment(ctx, "neg", 2); n != -3 || err != nil {
+			x.Live(fmt.Errorf("Increment = %d, %v; want -3", n, err))
+		}
+		if n, err := c.Increment(ctx, "down", -2); n != 3 || err != nil {
+			x.Live(fmt.Errorf("Increment = %d, %v; want 3", n, err))
+		}
+		// Never before the TTL...
+		x.Wait(x.TTL() * 9 / 10)
+		x.Live(cachetest.CheckValue(ctx, c, "neg", "-3"))
+		x.Live(cachetest.CheckValue(ctx, c, "down", "3"))
+		// ...and gone two seconds at most after the first expiry.
+		x.Expire()
+		time.Sleep(2 * time.Second)
+		cachetest.WantMiss(t, c, "neg")
+		cachetest.WantMiss(t, c, "down")
+	})
 }

@@ -145,9 +145,10 @@ type config struct {
 // entries. The prefix must be valid UTF-8 and not start with the byte 0x00.
 func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = prefix } }
 
-// WithLogger sets where New reports whether the server expires documents
-// by itself (a TTL index) or leaves that to DeleteExpired. The default is
-// slog.Default().
+// WithLogger sets where New reports, at debug level, whether the server
+// expires documents by itself (a TTL index) or leaves that to
+// DeleteExpired. The default is slog.Default(). Debug, because New runs on
+// every cache.Open and TTLIndex tells the same to those who ask.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithTimeout bounds every call by d (default 5 s) when its context has no
@@ -212,9 +213,9 @@ func New(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Cache, e
 	switch {
 	case err == nil:
 		c.ttlIndex = true
-		cfg.logger.Info("mongocache: the server removes expired entries (TTL index on e)", "collection", coll.Name())
+		cfg.logger.DebugContext(ctx, "mongocache: the server removes expired entries (TTL index on e)", "collection", coll.Name())
 	case errors.As(err, &ce) && ce.Code == codeNotImplemented:
-		cfg.logger.Info("mongocache: the server has no TTL indexes; expired entries stay until DeleteExpired or an overwrite",
+		cfg.logger.DebugContext(ctx, "mongocache: the server has no TTL indexes; expired entries stay until DeleteExpired or an overwrite",
 			"collection", coll.Name(), "server", ce.Message)
 	default:
 		return nil, fmt.Errorf("mongocache: create the TTL index on %s: %w", coll.Name(), err)

@@ -42,8 +42,8 @@ import (
 // Open connects, and New asks the server what it is and creates the
 // indexes, within ctx: a server that does not answer makes Open fail when
 // ctx ends or when the driver gives up selecting a server
-// (serverSelectionTimeoutMS, 30 s by default). New logs through
-// slog.Default(). Close disconnects the client, waiting at most
+// (serverSelectionTimeoutMS, 30 s by default). New logs at debug level
+// through slog.Default(). Close disconnects the client, waiting at most
 // disconnectTimeout for operations in flight.
 func init() {
 	cache.Register("mongodb", open)
