@@ -174,8 +174,10 @@ func WithPrefix(prefix string) Option { return func(c *config) { c.prefix = pref
 // existing table with that key schema.
 func WithCreateTable() Option { return func(c *config) { c.create = true } }
 
-// WithLogger sets where New reports that the table's TTL could not be
-// enabled. The default is slog.Default().
+// WithLogger sets where New reports, at debug level, that the table's TTL
+// could not be enabled. The default is slog.Default(). Debug, because with
+// WithCreateTable New says so on every cache.Open of a table whose TTL is
+// already set, and reads check expiry either way.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
 // WithTimeout bounds every call by d (default 5 s) when its context has no
@@ -324,7 +326,7 @@ func (c *Cache) enableTTL(ctx context.Context, logger *slog.Logger) error {
 	case errors.As(err, &apiErr) && (apiErr.ErrorCode() == "UnknownOperationException" || apiErr.ErrorCode() == "ValidationException"):
 		// Unsupported (dynalite), or already enabled: reads check
 		// expiry either way, and DeleteExpired sweeps.
-		logger.LogAttrs(ctx, slog.LevelInfo, "dynamocache: TTL not enabled on the table (unsupported, or already set); reads check expiry anyway, DeleteExpired sweeps",
+		logger.LogAttrs(ctx, slog.LevelDebug, "dynamocache: TTL not enabled on the table (unsupported, or already set); reads check expiry anyway, DeleteExpired sweeps",
 			slog.String("table", *c.table), slog.String("error", apiErr.ErrorMessage()), slog.String("code", apiErr.ErrorCode()))
 	default:
 		return fmt.Errorf("dynamocache: enable TTL on table %s: %w", *c.table, err)

@@ -56,8 +56,11 @@
 //     reject other keys with their own errors.
 //
 // The Adapter implements cache.TTLGetter, so a cache.Chain can copy its hits
-// with their remaining TTL, for the stores whose GetWithTTL is exact
-// (Ristretto, Redis).
+// with their remaining TTL, for the stores whose GetWithTTL is exact: only
+// Ristretto. gocache's Redis store reads the TTL with TTL, in whole
+// seconds rounded to the nearest, so an entry with 300 ms left reports 0,
+// which the contract reads as "never expires", and a copy made from it
+// would outlive the original.
 package gocachebridge
 
 import (
@@ -139,7 +142,7 @@ type profile struct {
 // profiles are from the source of each gocache store (lib/v4 era).
 var profiles = map[string]profile{
 	"ristretto": {resolution: time.Millisecond, verifySet: true, exactTTL: true},
-	"redis":     {resolution: time.Millisecond, exactTTL: true},
+	"redis":     {resolution: time.Millisecond},
 	// Expiration is sent as int32 seconds; past 30 days Memcached reads
 	// it as a Unix time, long past, and drops the entry at once.
 	"memcache": {resolution: time.Second, maxTTL: 30 * 24 * time.Hour},

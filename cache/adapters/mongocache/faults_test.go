@@ -245,3 +245,18 @@ func TestTimeoutOption(t *testing.T) {
 		t.Errorf("timeout=750ms gave %v", d)
 	}
 }
+
+// New asks the server about itself and makes indexes: with a server that
+// stopped answering and a context without a deadline, the timeout ends it.
+func TestNewBoundedByTimeout(t *testing.T) {
+	_, host := serverURI(t)
+	proxy := faultproxy.Start(t, host)
+	coll := newCollection(t, connect(t, "mongodb://"+proxy.Addr()+"/?directConnection=true"))
+	proxy.Blackhole()
+	const timeout = 300 * time.Millisecond
+	start := time.Now()
+	_, err := mongocache.New(context.Background(), coll, mongocache.WithTimeout(timeout), mongocache.WithLogger(quiet))
+	if took := time.Since(start); err == nil || took > timeout+2*time.Second {
+		t.Errorf("New through a black hole: %v after %v, want an error by about the %v timeout", err, took, timeout)
+	}
+}

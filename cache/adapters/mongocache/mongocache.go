@@ -200,14 +200,20 @@ func New(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Cache, e
 	var info struct {
 		FerretDBVersion string `bson:"ferretdbVersion"`
 	}
-	if err := coll.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+	// Each request of New is bounded by the timeout, as every call is.
+	if err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+		return coll.Database().RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
+	}); err != nil {
 		return nil, fmt.Errorf("mongocache: buildInfo: %w", err)
 	}
 	c.lockKeys = info.FerretDBVersion != ""
 
-	_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "e", Value: 1}},
-		Options: options.Index().SetName("cachelib_ttl").SetExpireAfterSeconds(0),
+	err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+		_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    bson.D{{Key: "e", Value: 1}},
+			Options: options.Index().SetName("cachelib_ttl").SetExpireAfterSeconds(0),
+		})
+		return err
 	})
 	var ce mongo.CommandError
 	switch {
@@ -220,9 +226,12 @@ func New(ctx context.Context, coll *mongo.Collection, opts ...Option) (*Cache, e
 	default:
 		return nil, fmt.Errorf("mongocache: create the TTL index on %s: %w", coll.Name(), err)
 	}
-	if _, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys:    bson.D{{Key: "p", Value: 1}, {Key: "e", Value: 1}},
-		Options: options.Index().SetName("cachelib_prefix_expiry"),
+	if err := calltimeout.Step(ctx, c.timeout, func(ctx context.Context) error {
+		_, err := coll.Indexes().CreateOne(ctx, mongo.IndexModel{
+			Keys:    bson.D{{Key: "p", Value: 1}, {Key: "e", Value: 1}},
+			Options: options.Index().SetName("cachelib_prefix_expiry"),
+		})
+		return err
 	}); err != nil {
 		return nil, fmt.Errorf("mongocache: create the prefix index on %s: %w", coll.Name(), err)
 	}
