@@ -8,8 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
+
+	"github.com/cachelib-go/cachelib/internal/decodetest"
 )
 
 // resum recomputes the header checksum of an entry after a test edits a
@@ -75,37 +76,10 @@ func checksumVariants(b []byte) [][]byte {
 	return [][]byte{b, resum(bytes.Clone(b)), resum(fixed)}
 }
 
-// allocSlack is what reading an entry may allocate beyond the file's size:
-// a read buffer, when the pool has none to lend, and small change.
-const allocSlack = bufSize + 1<<10
-
-// allocated returns the bytes of heap that fn allocates. Whatever else runs
-// meanwhile in the process adds to it, so it is an upper bound, good for
-// checking that a crafted length cannot make a decoder allocate what the
-// input does not hold, not for counting small allocations.
-func allocated(fn func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// wantAllocAtMost fails the test if fn allocates more than the input it
-// decodes, of size bytes, plus allocSlack, each of three times it runs. A
-// decoder that trusts a forged length overallocates every time, while
-// allocations by other goroutines, or by lazy initialisation on a first
-// run, do not repeat (one such was 6 KB on a fuzz worker's first input).
-func wantAllocAtMost(t *testing.T, what string, size int, fn func()) {
-	t.Helper()
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		if least = min(least, allocated(fn)); least <= uint64(size)+allocSlack {
-			return
-		}
-	}
-	t.Fatalf("%s of %d bytes allocated %d bytes or more each of 3 times", what, size, least)
-}
+// readBound is what reading an entry may allocate: the file's size, a read
+// buffer when the pool has none to lend, and small change; never what a
+// length in the file declares.
+var readBound = decodetest.Bound{Base: bufSize + 1<<10, PerByte: 1}
 
 func FuzzParseHeader(f *testing.F) {
 	addSeeds(f)
@@ -122,7 +96,7 @@ func checkDecode(t *testing.T, b []byte) {
 		value      []byte
 		herr, derr error
 	)
-	wantAllocAtMost(t, "decoding", len(b), func() {
+	decodetest.CheckAlloc(t, readBound, len(b), func() {
 		h, herr = parseHeader(b)
 		dh, value, derr = decode(b)
 	})
@@ -180,7 +154,7 @@ func checkLoad(t *testing.T, c *Cache, path string, now int64, b []byte) {
 		l   loaded
 		err error
 	)
-	wantAllocAtMost(t, "loading a file", len(b), func() {
+	decodetest.CheckAlloc(t, readBound, len(b), func() {
 		l.release() // from an earlier run
 		l, err = c.load(path, now, true, false)
 	})

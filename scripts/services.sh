@@ -194,8 +194,12 @@ start_redis_cluster() {
     d=$SVC_DIR/redis-cluster/$p
     mkdir -p "$d"
     rm -f "$d/nodes.conf"
+    # A node that misses pings for the node timeout is marked failing, and
+    # with no replicas the cluster then refuses every command: on a CI
+    # machine loaded to a load average of 20 that took 5 s. A test cluster
+    # has no failover to speed up, so it waits longer.
     launch "$d/pid" "$d/log" "$p" "${REDIS[@]}" --port "$p" --dir "$d" \
-      --cluster-enabled yes --cluster-config-file "$d/nodes.conf" --cluster-node-timeout 5000
+      --cluster-enabled yes --cluster-config-file "$d/nodes.conf" --cluster-node-timeout 30000
     addrs+=("127.0.0.1:$p")
   done
   redis-cli --cluster create "${addrs[@]}" --cluster-replicas 0 --cluster-yes \

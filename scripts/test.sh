@@ -18,4 +18,9 @@ echo "== scripts/services.sh start"
 scripts/services.sh start
 
 echo "== go test -race ./..."
-go test -race -count=1 "$@" ./...
+# Every call of every adapter is bounded by its own timeout, so no test can
+# hang on a server; the binary timeout only stops a runaway. It is above go
+# test's 10 minutes because the mongocache suite, on FerretDB, which reads a
+# whole collection for each query, takes 2 minutes on an idle 2-core machine
+# and several times that when the machine is loaded.
+go test -race -count=1 -timeout 30m "$@" ./...
