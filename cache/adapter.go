@@ -59,6 +59,50 @@ type Viewer interface {
 	View(ctx context.Context, key string, fn func(value []byte) error) error
 }
 
+// Swapper is implemented by adapters that can change an entry only while it
+// is still in the state the caller read (compare-and-swap), each call in one
+// round trip. A read-modify-write loop built on it (GetVersion, change,
+// CompareAndSwap, and again from GetVersion when it reports false) loses no
+// concurrent change and needs no lock; package session saves this way.
+type Swapper interface {
+	// GetVersion returns a copy of the value stored under key and the
+	// Version of the entry, or an error matching ErrNotFound when there is
+	// no unexpired entry.
+	GetVersion(ctx context.Context, key string) (value []byte, ver Version, err error)
+	// CompareAndSwap stores value under key with ttl (0: no expiry) when
+	// key's unexpired entry is still at version ver, and reports whether
+	// it did. It never creates an entry: on a missing or expired key it
+	// reports false. A false result changes nothing.
+	CompareAndSwap(ctx context.Context, key string, ver Version, value []byte, ttl time.Duration) (swapped bool, err error)
+	// CompareAndTouch gives key's entry a new ttl (0: no expiry), keeping
+	// its value, when the entry is unexpired and still at version ver, and
+	// reports whether it did. The entry's version afterwards is the
+	// adapter's choice: read it again before another CompareAndSwap.
+	CompareAndTouch(ctx context.Context, key string, ver Version, ttl time.Duration) (touched bool, err error)
+}
+
+// Version identifies one state of an entry, as a Swapper's GetVersion saw
+// it. It is opaque to callers. Adapters make one with MakeVersion from what
+// their backend compares: a CAS token, a hash of the value, or the value
+// itself. Two states with equal values may share a Version (a swap then
+// succeeds on an entry that was changed and changed back, which for a
+// compare of values is the same state). The zero Version matches no entry.
+type Version struct {
+	b  []byte
+	ok bool
+}
+
+// MakeVersion returns the Version that b identifies, for adapter authors.
+// The Version keeps b, which must not be modified afterwards.
+func MakeVersion(b []byte) Version { return Version{b: b, ok: true} }
+
+// Bytes returns what MakeVersion was given, for the adapter that made the
+// Version; nil for the zero Version. It must not be modified.
+func (v Version) Bytes() []byte { return v.b }
+
+// IsZero reports whether v is the zero Version, which matches no entry.
+func (v Version) IsZero() bool { return !v.ok }
+
 // Sweeper is implemented by adapters whose backend does not remove expired
 // entries by itself (files, SQL tables, some document stores). Reads never
 // return expired entries either way; sweeping only frees the space.

@@ -6,7 +6,8 @@
 // also implement optional capabilities, found by type assertion the way
 // database/sql finds optional driver interfaces: [Incrementer] for atomic
 // counters, [Batcher] for one-round-trip batches and [Sweeper] for backends
-// that do not remove expired entries by themselves. The package-level helpers
+// that do not remove expired entries by themselves, [Swapper] for
+// compare-and-swap. The package-level helpers
 // [Increment], [GetMany], [SetMany] and [DeleteMany] use a capability when it
 // is present and fall back otherwise. [Viewer] gives zero-copy reads and
 // [TTLGetter] the time an entry has left, which [Chain] uses to stack
@@ -46,6 +47,12 @@
 // value that is not an integer gives [ErrNotInteger] and a result outside the
 // int64 range gives [ErrOverflow]; in both cases the stored value is unchanged.
 //
+// CompareAndSwap stores a value only when the entry is unexpired and still
+// at the [Version] GetVersion returned, atomically: when N callers swap the
+// same version at once, exactly one of them gets true. It never creates an
+// entry. CompareAndTouch does the same for the TTL alone. A swap that
+// reports false changed nothing.
+//
 // Clear removes every entry this adapter wrote (its namespace, folder or key
 // prefix) and nothing else: never a whole server, database or foreign file.
 //
@@ -58,10 +65,11 @@
 // Lost replies. A write whose request may have reached the server but whose
 // reply never came (the connection broke, or the context's deadline or the
 // adapter's timeout passed while it waited) has an unknown outcome. An
-// adapter never sends Add, Delete, DeleteMany or Increment again in that
-// case, since a second try would apply the change twice or report a wrong
-// result (an Add that finds its own value reports false, a Delete that
-// finds its own deletion reports false). The call returns an error matching
+// adapter never sends Add, Delete, DeleteMany, Increment, CompareAndSwap or
+// CompareAndTouch again in that case, since a second try would apply the
+// change twice or report a wrong result (an Add that finds its own value
+// reports false, a Delete that finds its own deletion reports false, a swap
+// that finds its own value no longer at the version reports false). The call returns an error matching
 // [ErrUncertain] instead: the write may or may not have been applied. Set,
 // SetMany and Clear can return it too, for the same reason; adapters may
 // resend them, since doing so twice stores the same thing. An error of a
